@@ -1,0 +1,72 @@
+"""The ``multusctl`` typer application: one module per command under ``commands/``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from multusctl import __version__
+from multusctl.cli import console
+from multusctl.errors import ExitStatus, MultusError
+
+app = typer.Typer(
+    name="multusctl",
+    help="Multus CNI in Python: the meta-plugin, its node installer and tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"multusctl {__version__}\n")
+        raise typer.Exit
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        callback=version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+]
+
+
+@app.callback()
+def root(
+    version: VersionOption = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")
+    ] = False,
+) -> None:
+    """Multus CNI in Python: the meta-plugin, its node installer and tools."""
+    _state["debug"] = debug
+
+
+_state: dict[str, bool] = {"debug": False}
+
+
+def _register() -> None:
+    from multusctl.cli.commands import cni
+
+    app.command(name="cni", help=cni.__doc__)(cni.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: render deliberate errors as one line, never a traceback."""
+    try:
+        app(standalone_mode=True)
+    except MultusError as err:
+        console.error_line(str(err))
+        sys.exit(err.exit_status)
+    except KeyboardInterrupt:
+        sys.exit(ExitStatus.INTERRUPTED)
