@@ -1,0 +1,141 @@
+"""Value types of NAD validation: findings, per-object reports, IPAM ranges (stdlib only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
+
+#: Longest value shown inside a message.
+QUOTE_MAX = 80
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found in one object.
+
+    ``path`` is a JSON path relative to the object (``spec.config.ipam.subnet``); inside
+    ``spec.config`` it continues into the parsed JSON. For :func:`validate_config` it is
+    relative to the config itself and ``""`` means the config as a whole.
+    """
+
+    severity: Severity
+    #: ``file:doc#`` for files, ``ns/name`` for cluster objects (whatever the caller passed).
+    object: str
+    path: str
+    #: A stable short identifier of the check (``cni-version``, ``ipam-range``, …).
+    check: str
+    #: One line: what is wrong, then how to fix it.
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "severity": self.severity,
+            "object": self.object,
+            "path": self.path,
+            "check": self.check,
+            "message": self.message,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IpRange:
+    """An address pool declared by an IPAM section, kept for the overlap checks."""
+
+    object: str
+    path: str
+    version: int
+    first: int
+    last: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NadReport:
+    """Everything :func:`multusctl.nad.validate.validate_nad` learned about one object."""
+
+    source: str
+    namespace: str | None
+    name: str | None
+    findings: tuple[Finding, ...]
+    ranges: tuple[IpRange, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == ERROR)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == WARNING)
+
+    @property
+    def valid(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def with_findings(self, extra: tuple[Finding, ...]) -> NadReport:
+        return dataclasses.replace(self, findings=self.findings + extra)
+
+
+def join(path: str, key: str | int) -> str:
+    """Extend a JSON path: ``join("spec", "config")``, ``join("plugins", 0)``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if not _PLAIN_KEY.match(key):
+        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{path}["{escaped}"]'
+    return f"{path}.{key}" if path else key
+
+
+class Collector:
+    """Accumulates findings for one object; passed down through the checks."""
+
+    __slots__ = ("findings", "label", "ranges")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.findings: list[Finding] = []
+        self.ranges: list[IpRange] = []
+
+    def error(self, check: str, path: str, message: str) -> None:
+        self.findings.append(Finding(ERROR, self.label, path, check, message))
+
+    def warning(self, check: str, path: str, message: str) -> None:
+        self.findings.append(Finding(WARNING, self.label, path, check, message))
+
+    def add(self, severity: Severity, check: str, path: str, message: str) -> None:
+        self.findings.append(Finding(severity, self.label, path, check, message))
+
+
+def kind_of(value: object) -> str:
+    """Name a JSON value's type the way a user reads it (for messages)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def quote(value: object) -> str:
+    """Show a value in a message the way it appears in JSON (``"eth0"``, ``5``, ``null``)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):  # circular (YAML anchors) or too deep
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
