@@ -112,7 +112,8 @@ def test_parse_rejects_non_objects(raw: bytes) -> None:
 
 
 def test_parse_unknown_version() -> None:
-    with pytest.raises(errors.IncompatibleVersion, match='unsupported CNI result version "2.0.0"'):
+    expected = r'unsupported CNI result version "2\.0\.0"'
+    with pytest.raises(errors.IncompatibleVersion, match=expected):
         cniresult.parse(b'{"cniVersion": "2.0.0"}')
 
 
@@ -175,15 +176,16 @@ def test_empty_pod_not_found_result() -> None:
 
 
 def test_empty_pod_not_found_result_older_versions() -> None:
+    any_v4 = "0.0.0.0"  # noqa: S104 (an address in a result, not a bind)
     assert cniresult.empty_pod_not_found_result("eth0", "/n", "0.3.1") == {
         "cniVersion": "0.3.1",
         "interfaces": [{"name": "eth0", "sandbox": "/n"}],
-        "ips": [{"version": "4", "address": "0.0.0.0/0", "gateway": "0.0.0.0"}],
+        "ips": [{"version": "4", "address": "0.0.0.0/0", "gateway": any_v4}],
         "dns": {},
     }
     assert cniresult.empty_pod_not_found_result("eth0", "", "0.2.0") == {
         "cniVersion": "0.2.0",
-        "ip4": {"ip": "0.0.0.0/0", "gateway": "0.0.0.0"},
+        "ip4": {"ip": "0.0.0.0/0", "gateway": any_v4},
         "dns": {},
     }
 
