@@ -61,6 +61,24 @@ def _register() -> None:
 
     app.command(name="validate-nad", help=validate_nad.__doc__)(validate_nad.command)
 
+    from multusctl.cli.commands import entrypoint
+
+    app.command(name="entrypoint", cls=entrypoint.Command, help=entrypoint.__doc__)(
+        entrypoint.command
+    )
+
+    from multusctl.cli.commands import generate_config
+
+    app.command(name="generate-config", cls=generate_config.Command, help=generate_config.__doc__)(
+        generate_config.command
+    )
+
+    from multusctl.cli.commands import kubeconfig
+
+    app.command(name="kubeconfig", cls=kubeconfig.Command, help=kubeconfig.__doc__)(
+        kubeconfig.command
+    )
+
 
 _register()
 

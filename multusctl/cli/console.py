@@ -70,3 +70,52 @@ def print_table(
         table.add_row(*(Text(cell) for cell in row), style=style or None, end_section=end)
     stdout_console().print(table)
 
+
+class StatusLine:
+    """A transient one-line status with a spinner on a terminal (stdout); for waits.
+
+    ``update`` shows or changes the text, ``stop`` removes it. Only meant for a TTY; the
+    caller prints plain lines otherwise.
+    """
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def update(self, text: str) -> None:
+        if self._status is None:
+            self._status = stdout_console().status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def print(self, text: str, style: str = "") -> None:
+        """Print a permanent line above the status (plain text, never markup)."""
+        from rich.text import Text
+
+        console = self._status.console if self._status is not None else stdout_console()
+        console.print(Text(text, style=style))
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def explain_table(plan: dict[str, Any]) -> None:
+    """Human view of ``multusctl explain``: one row per delegate, on stdout."""
+    import json
+
+    from rich.table import Table
+
+    table = Table(title=f"pod {plan['pod']}", show_lines=True)
+    for column in ("#", "network", "ifname", "master", "plugins", "CNI_ARGS / runtimeConfig"):
+        table.add_column(column, overflow="fold")
+    for idx, d in enumerate(plan["delegates"]):
+        confs = d["conf"] if isinstance(d["conf"], list) else [d["conf"]]
+        plugins = ", ".join(str(c.get("type", "")) for c in confs)
+        extra = d["cniArgs"]
+        if d["runtimeConfig"]:
+            extra += "\n" + json.dumps(d["runtimeConfig"])
+        master = "yes" if d["master"] else ""
+        table.add_row(str(idx), d["name"], d["ifname"], master, plugins, extra)
+    stdout_console().print(table)
