@@ -12,6 +12,38 @@ Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
 
+#: Every check id a :class:`Finding` can carry, with what it covers (docs and tests use it).
+CHECKS: dict[str, str] = {
+    "object": "the document is an object; metadata and annotations have the right shapes",
+    "api-version": "apiVersion is k8s.cni.cncf.io/v1",
+    "kind": "kind is NetworkAttachmentDefinition",
+    "name": "metadata.name is present and a DNS-1123 label of at most 63 characters",
+    "namespace": "metadata.namespace, when set, is a DNS-1123 label",
+    "resource-name": "the k8s.v1.cni.cncf.io/resourceName annotation is <vendor domain>/<resource>",
+    "spec": "spec is an object holding only config, and config is a string",
+    "empty-spec": "an empty spec means the node needs a file in confDir with that name",
+    "json": "spec.config is a JSON object",
+    "conf-shape": "a plugin config (non-empty type) or a list (non-empty plugins, each typed)",
+    "type": "type is a non-empty string without path separators",
+    "cni-version": "cniVersion (and cniVersions) are known CNI versions",
+    "version-conflict": "plugins in a list do not carry a cniVersion different from the list's",
+    "name-mismatch": "the CNI name matches metadata.name and uses allowed characters",
+    "capabilities": "capabilities map names to booleans",
+    "ipam": "the ipam section has the shape its type needs",
+    "ipam-range": "subnets, range starts/ends and gateways are consistent",
+    "ipam-overlap": "ranges do not overlap inside one NAD (error) or across NADs (warning)",
+    "ip": "IP address fields parse",
+    "cidr": "CIDR fields parse",
+    "route": "routes have a dst CIDR (no host bits) and a gw of the same family",
+    "master": "macvlan, ipvlan and vlan name their host interface",
+    "mode": "macvlan and ipvlan modes are known",
+    "vlan": "VLAN ids are integers 0-4094",
+    "mtu": "mtu, when set, is an integer 68-65535 (0 means default)",
+    "ifname": "interface names (master, bridge) fit Linux rules (at most 15 characters)",
+    "device": "device plugins (sriov) get a device through resourceName",
+    "binary": "with bin dirs: every plugin and IPAM type is an executable there",
+}
+
 #: Longest value shown inside a message.
 QUOTE_MAX = 80
 

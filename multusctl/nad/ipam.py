@@ -42,15 +42,20 @@ def parse_cidr(
         c.error("cidr", path, f"{what} must be a CIDR string, got {_kind(value)}")
         return None
     if "/" not in value:
-        c.error(
-            "cidr", path, f"{what} {_q(value)} has no prefix length; write it as CIDR, e.g. "
-            f"\"{value}/24\""
-        )
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write address/prefix, "
+                    "e.g. \"10.1.0.0/24\"")
+        else:
+            c.error("cidr", path, f"{what} {_q(value)} has no prefix length; write "
+                    "address/prefix, e.g. \"10.1.0.0/24\"")
         return None
     try:
         iface = ipaddress.ip_interface(value)
     except ValueError:
-        c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write e.g. \"10.1.0.0/16\"")
+        c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write address/prefix, "
+                "e.g. \"10.1.0.0/24\"")
         return None
     return iface.ip, iface.network
 
@@ -353,7 +358,8 @@ def _whereabouts_range(c: Collector, obj: dict[str, Any], path: str) -> None:
         first, _, rest = text.partition("-")
         last, slash, prefix = rest.partition("/")
         if not slash:
-            c.error("cidr", r_path, f"range {_q(text)} has no prefix length; write a CIDR")
+            c.error("cidr", r_path, f"range {_q(text)} is neither a CIDR nor first-last/prefix; "
+                    "write e.g. \"10.1.0.0/24\"")
             return
         cidr = f"{first}/{prefix}"
         start = parse_ip(c, first, r_path, "range start")
