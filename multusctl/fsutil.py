@@ -31,7 +31,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         raise
 
 
-def atomic_copy(src: str | os.PathLike[str], dest: str | os.PathLike[str], mode: int = 0o755) -> None:
+def atomic_copy(
+    src: str | os.PathLike[str], dest: str | os.PathLike[str], mode: int = 0o755
+) -> None:
     """Copy ``src`` over ``dest`` by temp file + rename in the destination directory.
 
     A process executing the old ``dest`` keeps its inode, so there is never a

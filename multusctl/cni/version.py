@@ -6,7 +6,9 @@ import json
 
 from multusctl.errors import IncompatibleVersion
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+SUPPORTED_VERSIONS: tuple[str, ...] = (
+    "0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0",
+)
 CURRENT = "1.1.0"
 #: What a missing ``cniVersion`` means, as in libcni (``version.Legacy``).
 DEFAULT = "0.1.0"

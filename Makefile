@@ -1,0 +1,47 @@
+# The two commands of the README:
+#   make demo   set up (Debian packages, venv) and run the quickstart demo
+#   make test   set up everything (incl. the Go-built control plane) and run lint + all tests
+SHELL := /bin/bash
+PY := .venv/bin/python
+APT_PACKAGES := containernetworking-plugins iproute2 etcd-server openssl curl
+
+.PHONY: demo test setup venv apt cluster-bin lint unit pytest clean
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: .venv/.installed
+
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+cluster-bin:
+	bash tests/cluster/build.sh
+
+setup: apt venv cluster-bin
+
+demo: apt venv
+	bash scripts/demo.sh
+
+lint: venv
+	.venv/bin/ruff check multusctl tests bench
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+pytest: venv
+	$(PY) -m pytest
+
+test: setup lint pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
