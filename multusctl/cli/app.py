@@ -57,6 +57,10 @@ def _register() -> None:
 
     app.command(name="cni", help=cni.__doc__)(cni.command)
 
+    from multusctl.cli.commands import explain
+
+    app.command(name="explain", help=explain.__doc__)(explain.command)
+
     from multusctl.cli.commands import validate_nad
 
     app.command(name="validate-nad", help=validate_nad.__doc__)(validate_nad.command)

@@ -36,6 +36,7 @@ def print_json(payload: Any) -> None:
 
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
+
 def note_line(message: str) -> None:
     """Print one informational line on stderr (``note: …``, dim on a terminal)."""
     if sys.stderr.isatty():
