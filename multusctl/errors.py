@@ -109,8 +109,8 @@ class KubeConflict(KubeError):
     pass
 
 
-class KubeUnavailable(TryAgainLater):
-    pass
+class KubeUnavailable(KubeError, TryAgainLater):
+    """The API server could not be reached or answered 5xx/429: retriable (CNI code 11)."""
 
 
 class DelegateError(MultusError):

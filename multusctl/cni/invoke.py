@@ -236,35 +236,42 @@ def exec_plugin(
     path = find_plugin(plugin_type, executor.bin_dirs)
     payload = json.dumps(stdin).encode()
     env = _plugin_env(executor, command, rt)
-    for attempt in range(TEXT_BUSY_RETRIES + 1):
-        try:
-            proc = subprocess.run(
-                [path],
-                input=payload,
-                env=env,
-                capture_output=True,
-                timeout=executor.timeout or None,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise DelegateError(
-                f"netplugin {plugin_type} timed out after {executor.timeout:g}s ({command})",
-                code=CniCode.TRY_AGAIN_LATER,
-                plugin=plugin_type,
-            ) from None
-        except OSError as exc:
-            if exc.errno == errno.ETXTBSY and attempt < TEXT_BUSY_RETRIES:
-                time.sleep(TEXT_BUSY_DELAY)
-                continue
-            raise DelegateError(
-                f"netplugin failed with no error message: {exc}", plugin=plugin_type
-            ) from None
-        break
+    proc = _run_with_retry(
+        path, plugin_type, payload, env, timeout=executor.timeout, command=command
+    )
     if proc.stderr and executor.stderr_sink is not None:
         executor.stderr_sink(proc.stderr)
     if proc.returncode == 0:
         return proc.stdout
     raise plugin_failure(plugin_type, proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_with_retry(
+    path: str, plugin_type: str, payload: bytes, env: Mapping[str, str], *, timeout: float,
+    command: str,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the plugin; retry an exec that hits "text file busy" (ETXTBSY), as libcni does."""
+    attempt = 0
+    while True:
+        try:
+            return subprocess.run(
+                [path], input=payload, env=env, capture_output=True,
+                timeout=timeout or None, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DelegateError(
+                f"netplugin {plugin_type} timed out after {timeout:g}s ({command})",
+                code=CniCode.TRY_AGAIN_LATER,
+                plugin=plugin_type,
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.ETXTBSY and attempt < TEXT_BUSY_RETRIES:
+                attempt += 1
+                time.sleep(TEXT_BUSY_DELAY)
+                continue
+            raise DelegateError(
+                f"netplugin failed with no error message: {exc}", plugin=plugin_type
+            ) from None
 
 
 def plugin_failure(plugin_type: str, status: int, stdout: bytes, stderr: bytes) -> DelegateError:

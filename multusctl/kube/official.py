@@ -17,11 +17,11 @@ def api_client(kubeconfig: str | None) -> Any:
 
     try:
         if kubeconfig:
-            return config.new_client_from_config(config_file=kubeconfig)
+            return config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         try:
-            return config.new_client_from_config()
+            return config.new_client_from_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
-            config.load_incluster_config()
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
             return client.ApiClient()
     except (config.ConfigException, OSError) as exc:
         raise KubeError(f"cannot load kubeconfig: {exc}") from None
@@ -74,7 +74,8 @@ class ReadOnlyKube:
             )
         except Exception as exc:  # noqa: BLE001 - translated at the boundary
             raise translate(exc, f"get network-attachment-definition {namespace}/{name}") from None
-        return dict(obj)
+        data: dict[str, Any] = dict(obj)  # type: ignore[call-overload]
+        return data
 
     def set_network_status(self, namespace: str, name: str, uid: str, value: str) -> None:
         return

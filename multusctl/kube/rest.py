@@ -98,7 +98,8 @@ def _named(items: object, name: str, key: str) -> dict[str, Any]:
             if isinstance(item, dict) and item.get("name") == name and isinstance(
                 item.get(key), dict
             ):
-                return item[key]
+                found: dict[str, Any] = item[key]
+                return found
     return {}
 
 

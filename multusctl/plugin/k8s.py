@@ -84,7 +84,7 @@ class Resolver:
             )
             self.events.append(("Warning", "NoNetworkFound", msg))
             raise MultusError(f"getKubernetesDelegate: {msg}", code=exc.cni_code) from None
-        raw = self.nad_config(nad, name)
+        raw = self.nad_config(nad, name, namespace)
         delegate = Delegate(name=f"{namespace}/{name}", raw=raw)
         resource = ((nad.get("metadata") or {}).get("annotations") or {}).get(
             RESOURCE_NAME_ANNOT, ""
@@ -102,7 +102,7 @@ class Resolver:
             delegate = apply_selection(delegate, sel)
         return delegate
 
-    def nad_config(self, nad: Mapping[str, Any], name: str) -> bytes:
+    def nad_config(self, nad: Mapping[str, Any], name: str, namespace: str = "") -> bytes:
         """NAD-02/03: ``spec.config`` (name injected when missing) or a file in confDir."""
         spec = nad.get("spec") or {}
         config = spec.get("config", "") if isinstance(spec, dict) else ""
@@ -124,6 +124,7 @@ class Resolver:
                 "expected a JSON object"
             )
         check_delegate(data, "")
+        _validate(str(config), f"{namespace}/{name}", nad)
         if not data.get("name"):
             data["name"] = name
             return json.dumps(data).encode()
@@ -223,6 +224,25 @@ class Resolver:
                     "GetNetworkDelegates: failed getting the delegate: "
                 ) from None
         return mark_default_route_filters(items)
+
+
+def _validate(config: str, label: str, nad: Mapping[str, Any]) -> None:
+    """The same validator as ``multusctl validate-nad``: its errors fail the attachment."""
+    from multusctl.nad import validate
+
+    annots = (nad.get("metadata") or {}).get("annotations") or {}
+    findings = validate.validate_config(
+        config, source=label, has_resource=RESOURCE_NAME_ANNOT in annots
+    )
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        where = f"spec.config.{first.path}" if first.path else "spec.config"
+        raise InvalidConfig(
+            f"network-attachment-definition {label} is invalid: {where}: {first.message}"
+            + (f" (and {len(errors) - 1} more; run multusctl validate-nad)" if len(errors) > 1
+               else "")
+        )
 
 
 def apply_selection(delegate: Delegate, sel: selection.NetworkSelection) -> Delegate:
@@ -354,7 +374,8 @@ def _with_subdirectory_plugins(path: str, data: dict[str, Any], raw: bytes) -> b
                     plugin = json.loads(fh.read())
                 if isinstance(plugin, dict):
                     extra.append(plugin)
-    plugins = data.get("plugins") if isinstance(data.get("plugins"), list) else []
+    listed = data.get("plugins")
+    plugins: list[Any] = listed if isinstance(listed, list) else []
     if not plugins and not extra:
         raise InvalidConfig(f"error loading CNI conflist file {path}: no plugin configs found")
     if not extra:
