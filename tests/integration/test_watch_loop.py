@@ -200,8 +200,9 @@ def test_master_changed_regenerates_quickly(
                 )
             )
         )
-    # the target is 100 ms median; allow for a loaded 2-core CI machine here
-    assert statistics.median(latencies) < 0.5, latencies
+    # the target is 100 ms median (bench/watch_latency.py measures it); this only proves
+    # the event path, with room for fsync stalls on a loaded 2-core CI machine
+    assert statistics.median(latencies) < 1.0, latencies
     assert running.lines.count("master config changed - recreating multus config") == 7
 
 
@@ -254,7 +255,9 @@ def test_token_rotation_through_data_symlink_swap(
     assert 'token: "token-1"' in kubeconfig.read_text()
     kubelet_write_token(host_root / "sa", "token-2", "2026_01_01_01_00_00.2")
     took = wait_until(lambda: 'token: "token-2"' in kubeconfig.read_text(), timeout=5)
-    assert took < 1.0
+    # anything well below the 10 s resync proves the inotify path; typical is a few ms,
+    # but an fsync on the shared, loaded CI disk has been seen to take over a second
+    assert took < 3.0
     assert running.lines.count("CA (false) or SA token (true) changed") == 1
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
 
