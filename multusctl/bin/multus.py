@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from multusctl import __version__
@@ -69,7 +69,23 @@ class Plugin:
             log=self.log,
             kube=self._kube(conf, env),
             stderr_sink=_stderr_sink,
+            device_allocator=self._device_allocator,
         )
+
+    def _device_allocator(self, pod: dict[str, Any]) -> Callable[[str], str | None]:
+        """NAD-06: device IDs for this pod from the kubelet, asked on first need only."""
+        from multusctl.kube import podresources
+
+        meta = pod.get("metadata") or {}
+        log = self.log
+        allocator = podresources.allocator_for_pod(
+            str(meta.get("name", "")),
+            str(meta.get("namespace", "")),
+            str(meta.get("uid", "")),
+            log_error=log.error if log is not None else None,
+            log_debug=log.debug if log is not None else None,
+        )
+        return allocator.take
 
     def _kube(self, conf: netconf.NetConf, env: CniEnv) -> KubeAPI | None:
         """CFG-10: a kubeconfig, the in-cluster env, or no Kubernetes at all."""

@@ -26,7 +26,7 @@ from multusctl.errors import (
     MultusError,
     TryAgainLater,
 )
-from multusctl.plugin import cache, delegates, netns
+from multusctl.plugin import cache, delegates, devinfo, netns
 from multusctl.plugin import k8s as k8s_mod
 from multusctl.plugin.delegates import Delegate
 from multusctl.plugin.netconf import NetConf
@@ -330,23 +330,12 @@ def _copy_devinfo(req: Request, delegate: Delegate, rt: invoke.RuntimeConf) -> N
     target = str(rt.capability_args.get("CNIDeviceInfoFile", ""))
     if not (target and delegate.device_id and delegate.resource_name):
         return
-    source = os.path.join(
-        req.devinfo_dir,
-        "dp",
-        f"{delegate.resource_name.replace('/', '-')}-{delegate.device_id.replace('/', '-')}"
-        "-device.json",
-    )
     try:
-        with open(source, "rb") as fh:
-            data = fh.read()
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        from multusctl import fsutil
-
-        fsutil.atomic_write(target, data, mode=0o444)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        req.log.error(f"failed to copy device info {source} to {target}: {exc}")
+        devinfo.copy_from_dp(
+            target, delegate.resource_name, delegate.device_id, base=req.devinfo_dir
+        )
+    except MultusError as exc:
+        req.log.debug(f"cmdAdd: CopyDeviceInfoForCNIFromDP returned an error - err={exc}")
 
 
 def _load_devinfo(rt: invoke.RuntimeConf) -> dict[str, Any] | None:
@@ -354,11 +343,9 @@ def _load_devinfo(rt: invoke.RuntimeConf) -> dict[str, Any] | None:
     if not path:
         return None
     try:
-        with open(path, "rb") as fh:
-            data = json.loads(fh.read())
-    except (OSError, ValueError):
+        return devinfo.load(path)
+    except MultusError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _apply_default_routes(

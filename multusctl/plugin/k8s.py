@@ -24,7 +24,7 @@ from multusctl.errors import (
     KubeUnavailable,
     MultusError,
 )
-from multusctl.plugin import delegates, selection
+from multusctl.plugin import delegates, devinfo, selection
 from multusctl.plugin.delegates import Delegate
 from multusctl.plugin.netconf import NetConf, check_delegate
 from multusctl.plugin.ports import Clock, KubeAPI, Log
@@ -96,7 +96,7 @@ class Resolver:
                     delegate,
                     device_id=device,
                     resource_name=str(resource),
-                    raw=inject_device_id(delegate.raw, device),
+                    raw=devinfo.inject_device_id(delegate.raw, device),
                 )
         if sel is not None:
             delegate = apply_selection(delegate, sel)
@@ -309,16 +309,6 @@ def inject_cni_args(raw: bytes, cni_args: Mapping[str, Any]) -> bytes:
         if not isinstance(cni, dict):
             cni = args["cni"] = {}
         cni.update(cni_args)
-
-    return _edit_plugins(raw, edit)
-
-
-def inject_device_id(raw: bytes, device_id: str) -> bytes:
-    """NAD-06: ``deviceID`` and ``pciBusID`` into the config (every plugin of a conflist)."""
-
-    def edit(plugin: dict[str, Any]) -> None:
-        plugin["deviceID"] = device_id
-        plugin["pciBusID"] = device_id
 
     return _edit_plugins(raw, edit)
 
