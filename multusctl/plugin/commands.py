@@ -62,7 +62,6 @@ class Plan:
     pod: dict[str, Any] | None
     delegates: list[Delegate]
     runtime_confs: list[invoke.RuntimeConf]
-    events: list[tuple[str, str, str]]
 
 
 def _executor(req: Request) -> invoke.Executor:
@@ -130,8 +129,12 @@ def _base_delegates(req: Request, resolver: k8s_mod.Resolver | None) -> list[Del
     return _static_delegates(req.conf)
 
 
-def plan_add(req: Request, *, wait: bool = True) -> Plan | None:
-    """Everything ADD decides before touching the node. None: the pod is gone (CORE-07)."""
+def plan_add(req: Request, *, wait: bool = True, emit_events: bool = False) -> Plan | None:
+    """Everything ADD decides before touching the node. None: the pod is gone (CORE-07).
+
+    With ``emit_events`` the Kubernetes events of the resolution (``NoNetworkFound``) are
+    sent, also when the resolution fails.
+    """
     conf = req.conf
     k8s = _k8s_args(req)
     prefix = _prefix(k8s)
@@ -162,6 +165,10 @@ def plan_add(req: Request, *, wait: bool = True) -> Plan | None:
             items = resolver.pod_delegates(base)
         except MultusError as exc:
             raise exc.prefixed(f"{prefix}error loading k8s delegates k8s args: ") from None
+        finally:
+            if emit_events and req.kube is not None:
+                for event_type, reason, message in resolver.events:
+                    req.kube.create_event(pod, event_type, reason, message)
     if conf.auxiliary_cni_chain_name:
         items = items + _aux_chain(req, prefix)
     for d in items:
@@ -173,8 +180,7 @@ def plan_add(req: Request, *, wait: bool = True) -> Plan | None:
             raise exc.prefixed(f"{prefix}delegate {d.name!r}: ") from None
     runtime_config = conf.runtime_config
     rts = _runtime_confs(req, k8s, items, runtime_config)
-    events = resolver.events if resolver is not None else []
-    return Plan(k8s=k8s, pod=pod, delegates=items, runtime_confs=rts, events=events)
+    return Plan(k8s=k8s, pod=pod, delegates=items, runtime_confs=rts)
 
 
 def _aux_chain(req: Request, prefix: str) -> list[Delegate]:
@@ -264,16 +270,13 @@ def _rollback(
 def cmd_add(req: Request) -> dict[str, Any]:
     """ADD: attach every delegate in order; on failure roll back and report."""
     conf = req.conf
-    plan = plan_add(req)
+    plan = plan_add(req, emit_events=True)
     if plan is None:
         return cniresult.empty_pod_not_found_result(
             req.env.ifname, req.env.netns, conf.cni_version or "1.0.0"
         )
     k8s, items, rts = plan.k8s, plan.delegates, plan.runtime_confs
     prefix = _prefix(k8s)
-    if req.kube is not None and plan.pod is not None:
-        for event_type, reason, message in plan.events:
-            req.kube.create_event(plan.pod, event_type, reason, message)
     try:
         cache.save(conf.cni_dir, req.env.container_id, items)
     except MultusError as exc:

@@ -72,8 +72,14 @@ class Resolver:
 
     # ---------------------------------------------------------------- NADs
 
-    def nad_delegate(self, namespace: str, name: str, sel: selection.NetworkSelection | None
-                     ) -> Delegate:
+    def nad_delegate(
+        self,
+        namespace: str,
+        name: str,
+        sel: selection.NetworkSelection | None,
+        *,
+        report_missing: bool = True,
+    ) -> Delegate:
         """NAD-01…08: fetch the NAD and turn it into a delegate with the pod's requests."""
         try:
             nad = self.kube.get_nad(namespace, name)
@@ -82,7 +88,8 @@ class Resolver:
                 f"cannot find a network-attachment-definition ({name}) in namespace "
                 f"({namespace}): {exc}"
             )
-            self.events.append(("Warning", "NoNetworkFound", msg))
+            if report_missing:
+                self.events.append(("Warning", "NoNetworkFound", msg))
             raise MultusError(f"getKubernetesDelegate: {msg}", code=exc.cni_code) from None
         raw = self.nad_config(nad, name, namespace)
         delegate = Delegate(name=f"{namespace}/{name}", raw=raw)
@@ -136,11 +143,12 @@ class Resolver:
         """CFG-12: a NAD in multusNamespace, a config name in confDir, a dir, or a file."""
         if "/" not in value:
             try:
-                return self.nad_delegate(self.conf.multus_namespace, value, None)
+                # No NoNetworkFound event here: upstream emits a spurious one (BUG-25).
+                return self.nad_delegate(
+                    self.conf.multus_namespace, value, None, report_missing=False
+                )
             except MultusError as exc:
                 self.log.verbose(f"getNetDelegate: NAD {value} not usable ({exc}), trying files")
-                # upstream also emits a spurious NoNetworkFound event here (BUG-25)
-                self.events[:] = [e for e in self.events if value not in e[2]]
             try:
                 raw = find_conf_by_name(self.conf.conf_dir, value, self.log)
             except MultusError:
