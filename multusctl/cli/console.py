@@ -120,3 +120,21 @@ def explain_table(plan: dict[str, Any]) -> None:
         master = "yes" if d["master"] else ""
         table.add_row(str(idx), d["name"], d["ifname"], master, plugins, extra)
     stdout_console().print(table)
+
+
+def print_json_records(payload: dict[str, Any], list_key: str) -> None:
+    """Print a JSON object on stdout whose ``list_key`` list may hold many records: the
+    envelope is indented, each record is one compact line (C-speed even for 10,000s)."""
+    import json
+
+    encode = json.JSONEncoder(separators=(", ", ": ")).encode
+    parts = ["{\n"]
+    for i, (key, value) in enumerate(payload.items()):
+        parts.append(f"  {encode(key)}: ")
+        if key == list_key and isinstance(value, list) and value:
+            parts.append("[\n    " + ",\n    ".join(map(encode, value)) + "\n  ]")
+        else:
+            parts.append(encode(value))
+        parts.append(",\n" if i < len(payload) - 1 else "\n")
+    parts.append("}\n")
+    sys.stdout.write("".join(parts))

@@ -147,10 +147,14 @@ def load_all(text: str) -> list[Any]:
         return list(yaml.load_all(text, Loader=loader))
 
 
-def _fast_load_all(text: str, loader: Any) -> list[Any]:
+def _fast_load_all(text: str, loader_cls: Any) -> list[Any]:
     import yaml
 
-    return _Builder(yaml).run(yaml.parse(text, Loader=loader))
+    loader = loader_cls(text)
+    try:
+        return _Builder(yaml).run(loader.get_event)
+    finally:
+        loader.dispose()
 
 
 class _Builder:
@@ -164,9 +168,6 @@ class _Builder:
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
         self.plain_cache: dict[str, Any] = {}
-        self.root: list[Any] = []
-        # Each frame: [container, pending mapping key or _MISSING].
-        self.stack: list[list[Any]] = []
 
     def plain(self, value: str) -> Any:
         """Resolve an untagged plain scalar as the safe loader does (null, bool, int, …)."""
@@ -184,47 +185,61 @@ class _Builder:
         self.plain_cache[value] = result
         return result
 
-    def add(self, value: Any) -> None:
-        if not self.stack:
-            self.root.append(value)
-            return
-        frame = self.stack[-1]
-        container = frame[0]
-        if isinstance(container, list):
-            container.append(value)
-        elif frame[1] is _MISSING:
-            if isinstance(value, list | dict):
-                raise _Unusual  # complex keys
-            frame[1] = value
-        else:
-            container[frame[1]] = value
-            frame[1] = _MISSING
-
-    def run(self, events: Any) -> list[Any]:
+    def run(self, get_event: Any) -> list[Any]:  # noqa: PLR0915 - one flat loop is the point
+        """Consume events until the stream ends; one value per document."""
         ev = self.ev
+        scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
+        map_start, seq_start = ev.MappingStartEvent, ev.SequenceStartEvent
+        map_end, seq_end = ev.MappingEndEvent, ev.SequenceEndEvent
+        doc_end, stream_end = ev.DocumentEndEvent, ev.StreamEndEvent
+        plain = self.plain
         docs: list[Any] = []
-        for event in events:
+        root: list[Any] = []
+        # Open containers; for mappings a pending key (or _MISSING) rides along.
+        stack: list[list[Any]] = []
+        while True:
+            event = get_event()
             cls = type(event)
-            if cls is ev.ScalarEvent:
+            if cls is scalar_event:
                 if event.anchor is not None:
                     raise _Unusual
                 if not event.style and event.implicit[0]:
-                    self.add(self.plain(event.value))
+                    value: Any = plain(event.value)
                 elif event.tag is None or event.tag == "!" or event.implicit[1]:
-                    self.add(event.value)
+                    value = event.value
                 else:
                     raise _Unusual  # explicit tag such as !!int "5"
-            elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
+            elif cls is map_start or cls is seq_start:
                 if event.anchor is not None or not event.implicit:
                     raise _Unusual
-                self.stack.append([{} if cls is ev.MappingStartEvent else [], _MISSING])
-            elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
-                self.add(self.stack.pop()[0])
-            elif cls is ev.DocumentEndEvent:
-                docs.append(self.root.pop() if self.root else None)
-            elif cls is ev.AliasEvent:
+                stack.append([{} if cls is map_start else [], _MISSING])
+                continue
+            elif cls is map_end or cls is seq_end:
+                value = stack.pop()[0]
+            elif cls is doc_end:
+                docs.append(root.pop() if root else None)
+                continue
+            elif cls is stream_end:
+                return docs
+            elif cls is alias_event:
                 raise _Unusual
-        return docs
+            else:
+                continue  # stream / document start
+            # attach ``value`` to its parent
+            if not stack:
+                root.append(value)
+                continue
+            frame = stack[-1]
+            container = frame[0]
+            if type(container) is list:
+                container.append(value)
+            elif frame[1] is _MISSING:
+                if isinstance(value, list | dict):
+                    raise _Unusual  # complex keys
+                frame[1] = value
+            else:
+                container[frame[1]] = value
+                frame[1] = _MISSING
 
 
 _STR_TAG = "tag:yaml.org,2002:str"

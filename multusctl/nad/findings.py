@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Literal
+
+from multusctl.nad.addr import fmt
 
 Severity = Literal["error", "warning"]
 
@@ -44,10 +45,15 @@ CHECKS: dict[str, str] = {
     "binary": "with bin dirs: every plugin and IPAM type is an executable there",
 }
 
+#: Keys met on every NAD, known to need no quoting in a path (skips the character test).
+_PLAIN_KEYS = frozenset({
+    "type", "ipam", "subnet", "ranges", "rangeStart", "rangeEnd", "gateway", "routes", "dst",
+    "gw", "addresses", "address", "range", "range_start", "range_end", "exclude", "plugins",
+    "cniVersion", "name", "capabilities", "master", "mode", "mtu", "vlan", "vlanId", "bridge",
+})
+
 #: Longest value shown inside a message.
 QUOTE_MAX = 80
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,7 +93,10 @@ class IpRange:
     version: int
     first: int
     last: int
-    text: str
+
+    @property
+    def text(self) -> str:
+        return f"{fmt(self.version, self.first)}-{fmt(self.version, self.last)}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,7 +130,7 @@ def join(path: str, key: str | int) -> str:
     """Extend a JSON path: ``join("spec", "config")``, ``join("plugins", 0)``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if not _PLAIN_KEY.match(key):
+    if key not in _PLAIN_KEYS and not (key.isascii() and key.replace("-", "_").isidentifier()):
         escaped = key.replace("\\", "\\\\").replace('"', '\\"')
         return f'{path}["{escaped}"]'
     return f"{path}.{key}" if path else key

@@ -8,56 +8,43 @@ two networks may share a range on purpose.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
+from multusctl.nad import addr
+from multusctl.nad.addr import Addr, Net
 from multusctl.nad.findings import Collector, IpRange, join
 from multusctl.nad.findings import kind_of as _kind
 from multusctl.nad.findings import quote as _q
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Characters that make a plugin ``type`` a path instead of a binary name.
 PATH_SEPARATORS = ("/", "\\")
 
 
-def parse_ip(c: Collector, value: object, path: str, what: str) -> IPAddress | None:
+def parse_ip(c: Collector, value: object, path: str, what: str) -> Addr | None:
     """Parse an IP address string; report a finding and return None when it is not one."""
     if not isinstance(value, str):
         c.error("ip", path, f"{what} must be a string holding an IP address, got {_kind(value)}")
         return None
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
+    ip = addr.parse_ip(value)
+    if ip is None:
         c.error("ip", path, f"{what} {_q(value)} is not an IP address; write e.g. \"10.1.2.3\"")
-        return None
+    return ip
 
 
-def parse_cidr(
-    c: Collector, value: object, path: str, what: str
-) -> tuple[IPAddress, IPNetwork] | None:
+def parse_cidr(c: Collector, value: object, path: str, what: str) -> tuple[Addr, Net] | None:
     """Parse ``address/prefix``; returns the address as written and its network."""
     if not isinstance(value, str):
         c.error("cidr", path, f"{what} must be a CIDR string, got {_kind(value)}")
         return None
-    if "/" not in value:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write address/prefix, "
-                    "e.g. \"10.1.0.0/24\"")
-        else:
+    parsed = addr.parse_cidr(value)
+    if parsed is None:
+        if "/" not in value and addr.parse_ip(value) is not None:
             c.error("cidr", path, f"{what} {_q(value)} has no prefix length; write "
                     "address/prefix, e.g. \"10.1.0.0/24\"")
-        return None
-    try:
-        iface = ipaddress.ip_interface(value)
-    except ValueError:
-        c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write address/prefix, "
-                "e.g. \"10.1.0.0/24\"")
-        return None
-    return iface.ip, iface.network
+        else:
+            c.error("cidr", path, f"{what} {_q(value)} is not a CIDR; write address/prefix, "
+                    "e.g. \"10.1.0.0/24\"")
+    return parsed
 
 
 def check_ipam(c: Collector, ipam: object, path: str, capabilities: object) -> None:
@@ -97,24 +84,28 @@ def check_ipam(c: Collector, ipam: object, path: str, capabilities: object) -> N
 
 
 class _Range:
-    __slots__ = ("end", "network", "path", "start")
+    __slots__ = ("end", "net", "path", "start")
 
-    def __init__(self, path: str, network: IPNetwork, start: IPAddress, end: IPAddress) -> None:
+    def __init__(self, path: str, net: Net, start: int, end: int) -> None:
         self.path = path
-        self.network = network
+        self.net = net
         self.start = start
         self.end = end
 
+    def text(self) -> str:
+        return f"{addr.fmt(self.net.version, self.start)}-{addr.fmt(self.net.version, self.end)}"
+
 
 def _host_local(c: Collector, ipam: dict[str, Any], path: str) -> None:
-    range_sets: list[tuple[str, list[_Range]]] = []
+    parsed_all: list[_Range] = []
     subnet = ipam.get("subnet")
     if subnet not in (None, ""):
         r = _host_local_range(c, ipam, path)
-        range_sets.append((path, [r] if r else []))
+        if r:
+            parsed_all.append(r)
     ranges = ipam.get("ranges")
-    ranges_path = join(path, "ranges")
     if ranges is not None:
+        ranges_path = join(path, "ranges")
         if not isinstance(ranges, list):
             c.error(
                 "ipam", ranges_path,
@@ -122,102 +113,103 @@ def _host_local(c: Collector, ipam: dict[str, Any], path: str) -> None:
             )
             ranges = []
         for i, rs in enumerate(ranges):
-            rs_path = join(ranges_path, i)
             if not isinstance(rs, list):
                 c.error(
-                    "ipam", rs_path,
+                    "ipam", join(ranges_path, i),
                     f"each range set must be a list of ranges, got {_kind(rs)}; "
                     "write ranges as [[{\"subnet\": \"10.1.0.0/24\"}]]",
                 )
                 continue
             if not rs:
-                c.error("ipam", rs_path, "empty range set; host-local refuses it, add a range")
+                c.error("ipam", join(ranges_path, i),
+                        "empty range set; host-local refuses it, add a range")
                 continue
+            rs_path = join(ranges_path, i)
             parsed: list[_Range] = []
             for j, item in enumerate(rs):
-                r_path = join(rs_path, j)
                 if not isinstance(item, dict):
-                    c.error("ipam", r_path, f"a range must be an object, got {_kind(item)}")
+                    c.error("ipam", join(rs_path, j),
+                            f"a range must be an object, got {_kind(item)}")
                     continue
-                r = _host_local_range(c, item, r_path)
+                r = _host_local_range(c, item, join(rs_path, j))
                 if r:
                     parsed.append(r)
-            versions = {r.network.version for r in parsed}
-            if len(versions) > 1:
+            if len({r.net.version for r in parsed}) > 1:
                 c.error(
                     "ipam-range", rs_path,
                     "range set mixes IPv4 and IPv6 ranges; host-local refuses it, put each "
                     "family in its own range set",
                 )
-            range_sets.append((rs_path, parsed))
+            parsed_all.extend(parsed)
     if subnet in (None, "") and not ranges:
         c.error(
             "ipam", path,
             "host-local needs \"subnet\" or \"ranges\"; add e.g. "
             "\"ranges\": [[{\"subnet\": \"10.1.0.0/24\"}]]",
         )
-    _overlaps_within(c, [r for _, rs in range_sets for r in rs])
-    for _, rs in range_sets:
-        for r in rs:
-            c.ranges.append(
-                IpRange(c.label, r.path, r.network.version, int(r.start), int(r.end),
-                        f"{r.start}-{r.end}")
-            )
-    _routes(c, ipam.get("routes"), join(path, "routes"))
+    if len(parsed_all) > 1:
+        _overlaps_within(c, parsed_all)
+    for r in parsed_all:
+        c.ranges.append(IpRange(c.label, r.path, r.net.version, r.start, r.end))
+    if "routes" in ipam:
+        _routes(c, ipam["routes"], join(path, "routes"))
 
 
 def _host_local_range(c: Collector, obj: dict[str, Any], path: str) -> _Range | None:
-    subnet_path = join(path, "subnet")
-    if "subnet" not in obj or obj["subnet"] in (None, ""):
-        c.error("ipam-range", subnet_path, "a host-local range needs a \"subnet\" (CIDR)")
+    subnet = obj.get("subnet")
+    if subnet is None or subnet == "":
+        c.error("ipam-range", join(path, "subnet"), "a host-local range needs a \"subnet\" (CIDR)")
         return None
-    parsed = parse_cidr(c, obj["subnet"], subnet_path, "subnet")
+    parsed = parse_cidr(c, subnet, join(path, "subnet"), "subnet")
     if parsed is None:
         return None
-    addr, net = parsed
-    if addr != net.network_address:
+    ip, net = parsed
+    if ip.value != net.first:
         c.error(
-            "ipam-range", subnet_path,
-            f"subnet {_q(obj['subnet'])} has host bits set and host-local refuses it; "
-            f"write \"{net}\"",
+            "ipam-range", join(path, "subnet"),
+            f"subnet {_q(subnet)} has host bits set and host-local refuses it; write \"{net}\"",
         )
         return None
-    if net.prefixlen > net.max_prefixlen - 2:
+    bits = addr.BITS[net.version]
+    if net.prefix > bits - 2:
         c.error(
-            "ipam-range", subnet_path,
+            "ipam-range", join(path, "subnet"),
             f"subnet {net} is too small to allocate from (host-local needs a prefix of at most "
-            f"/{net.max_prefixlen - 2}); use a larger subnet",
+            f"/{bits - 2}); use a larger subnet",
         )
         return None
-    start_key, end_key = "rangeStart", "rangeEnd"
-    start = net.network_address + 1
-    end = net.broadcast_address - 1 if net.version == 4 else net.broadcast_address
-    if obj.get(start_key) not in (None, ""):
-        ip = _ip_in(c, obj[start_key], join(path, start_key), start_key, net)
-        if ip is None:
+    start = net.first + 1
+    end = net.last - 1 if net.version == 4 else net.last
+    value = obj.get("rangeStart")
+    if value is not None and value != "":
+        a = _ip_in(c, value, join(path, "rangeStart"), "rangeStart", net)
+        if a is None:
             return None
-        start = ip
-    if obj.get(end_key) not in (None, ""):
-        ip = _ip_in(c, obj[end_key], join(path, end_key), end_key, net)
-        if ip is None:
+        start = a.value
+    value = obj.get("rangeEnd")
+    if value is not None and value != "":
+        a = _ip_in(c, value, join(path, "rangeEnd"), "rangeEnd", net)
+        if a is None:
             return None
-        end = ip
-    if int(start) > int(end):
+        end = a.value
+    if start > end:
         c.error(
-            "ipam-range", join(path, start_key),
-            f"rangeStart {start} is after rangeEnd {end}; swap them or fix the range",
+            "ipam-range", join(path, "rangeStart"),
+            f"rangeStart {addr.fmt(net.version, start)} is after rangeEnd "
+            f"{addr.fmt(net.version, end)}; swap them or fix the range",
         )
         return None
-    if obj.get("gateway") not in (None, ""):
-        _ip_in(c, obj["gateway"], join(path, "gateway"), "gateway", net)
+    value = obj.get("gateway")
+    if value is not None and value != "":
+        _ip_in(c, value, join(path, "gateway"), "gateway", net)
     return _Range(path, net, start, end)
 
 
-def _ip_in(c: Collector, value: object, path: str, what: str, net: IPNetwork) -> IPAddress | None:
+def _ip_in(c: Collector, value: object, path: str, what: str, net: Net) -> Addr | None:
     ip = parse_ip(c, value, path, what)
     if ip is None:
         return None
-    if ip.version != net.version or ip not in net:
+    if not net.contains(ip):
         c.error(
             "ipam-range", path,
             f"{what} {ip} is outside its subnet {net}; pick an address inside {net} or widen "
@@ -230,12 +222,11 @@ def _ip_in(c: Collector, value: object, path: str, what: str, net: IPNetwork) ->
 def _overlaps_within(c: Collector, ranges: list[_Range]) -> None:
     for i, a in enumerate(ranges):
         for b in ranges[i + 1:]:
-            same_family = a.network.version == b.network.version
-            if same_family and int(a.start) <= int(b.end) and int(b.start) <= int(a.end):
+            if a.net.version == b.net.version and a.start <= b.end and b.start <= a.end:
                 c.error(
                     "ipam-overlap", b.path,
-                    f"range {b.start}-{b.end} overlaps {a.start}-{a.end} at {a.path}; host-local "
-                    "refuses overlapping ranges, make them disjoint",
+                    f"range {b.text()} overlaps {a.text()} at {a.path}; host-local refuses "
+                    "overlapping ranges, make them disjoint",
                 )
 
 
@@ -246,31 +237,31 @@ def _routes(c: Collector, routes: object, path: str) -> None:
         c.error("route", path, f"routes must be a list of {{\"dst\", \"gw\"}}, got {_kind(routes)}")
         return
     for i, route in enumerate(routes):
-        r_path = join(path, i)
         if not isinstance(route, dict):
-            c.error("route", r_path, f"a route must be an object, got {_kind(route)}")
+            c.error("route", join(path, i), f"a route must be an object, got {_kind(route)}")
             continue
-        if route.get("dst") in (None, ""):
-            c.error("route", join(r_path, "dst"), "a route needs \"dst\" (e.g. \"0.0.0.0/0\")")
+        dst = route.get("dst")
+        if dst is None or dst == "":
+            c.error("route", join(join(path, i), "dst"),
+                    "a route needs \"dst\" (e.g. \"0.0.0.0/0\")")
             continue
-        dst_path = join(r_path, "dst")
-        parsed = parse_cidr(c, route["dst"], dst_path, "route dst")
+        parsed = parse_cidr(c, dst, join(join(path, i), "dst"), "route dst")
         if parsed is None:
             continue
-        addr, net = parsed
-        if addr != net.network_address:
+        ip, net = parsed
+        if ip.value != net.first:
             c.error(
-                "route", dst_path,
-                f"route dst {_q(route['dst'])} has host bits set and the kernel rejects it; "
+                "route", join(join(path, i), "dst"),
+                f"route dst {_q(dst)} has host bits set and the kernel rejects it; "
                 f"write \"{net}\"",
             )
         gw = route.get("gw")
-        if gw not in (None, ""):
-            ip = parse_ip(c, gw, join(r_path, "gw"), "route gw")
-            if ip is not None and ip.version != net.version:
+        if gw is not None and gw != "":
+            gw_ip = parse_ip(c, gw, join(join(path, i), "gw"), "route gw")
+            if gw_ip is not None and gw_ip.version != net.version:
                 c.error(
-                    "route", join(r_path, "gw"),
-                    f"route gw {ip} is IPv{ip.version} but dst {net} is IPv{net.version}; "
+                    "route", join(join(path, i), "gw"),
+                    f"route gw {gw_ip} is IPv{gw_ip.version} but dst {net} is IPv{net.version}; "
                     "use a gateway of the same family",
                 )
 
@@ -280,35 +271,39 @@ def _routes(c: Collector, routes: object, path: str) -> None:
 
 def _static(c: Collector, ipam: dict[str, Any], path: str, capabilities: object) -> None:
     addresses = ipam.get("addresses")
-    a_path = join(path, "addresses")
-    if addresses in (None, []):
+    if addresses is None or addresses == []:
         asks_ips = isinstance(capabilities, dict) and capabilities.get("ips") is True
         if not asks_ips:
             c.warning(
-                "ipam", a_path,
+                "ipam", join(path, "addresses"),
                 "static IPAM without addresses assigns nothing unless pods request \"ips\"; "
                 "add addresses or declare capabilities {\"ips\": true}",
             )
     elif not isinstance(addresses, list):
-        c.error("ipam", a_path, f"addresses must be a list, got {_kind(addresses)}")
+        c.error("ipam", join(path, "addresses"),
+                f"addresses must be a list, got {_kind(addresses)}")
     else:
+        a_path = join(path, "addresses")
         for i, entry in enumerate(addresses):
-            e_path = join(a_path, i)
             if not isinstance(entry, dict):
-                c.error("ipam", e_path, f"an address entry must be an object, got {_kind(entry)}")
+                c.error("ipam", join(a_path, i),
+                        f"an address entry must be an object, got {_kind(entry)}")
                 continue
-            if entry.get("address") in (None, ""):
+            address = entry.get("address")
+            if address is None or address == "":
                 c.error(
-                    "ipam", join(e_path, "address"),
+                    "ipam", join(join(a_path, i), "address"),
                     "an address entry needs \"address\" in CIDR form (e.g. \"10.1.1.5/24\")",
                 )
                 continue
-            parsed = parse_cidr(c, entry["address"], join(e_path, "address"), "address")
+            parsed = parse_cidr(c, address, join(join(a_path, i), "address"), "address")
             if parsed is None:
                 continue
-            if entry.get("gateway") not in (None, ""):
-                _ip_in(c, entry["gateway"], join(e_path, "gateway"), "gateway", parsed[1])
-    _routes(c, ipam.get("routes"), join(path, "routes"))
+            gateway = entry.get("gateway")
+            if gateway is not None and gateway != "":
+                _ip_in(c, gateway, join(join(a_path, i), "gateway"), "gateway", parsed[1])
+    if "routes" in ipam:
+        _routes(c, ipam["routes"], join(path, "routes"))
 
 
 # --- whereabouts --------------------------------------------------------------------------
@@ -339,9 +334,11 @@ def _whereabouts(c: Collector, ipam: dict[str, Any], path: str) -> None:
             "ipam", join(path, "range"),
             "whereabouts needs \"range\" (CIDR, e.g. \"10.1.0.0/24\") or \"ipRanges\"",
         )
-    if ipam.get("gateway") not in (None, ""):
-        parse_ip(c, ipam["gateway"], join(path, "gateway"), "gateway")
-    _routes(c, ipam.get("routes"), join(path, "routes"))
+    gateway = ipam.get("gateway")
+    if gateway is not None and gateway != "":
+        parse_ip(c, gateway, join(path, "gateway"), "gateway")
+    if "routes" in ipam:
+        _routes(c, ipam["routes"], join(path, "routes"))
 
 
 def _whereabouts_range(c: Collector, obj: dict[str, Any], path: str) -> None:
@@ -350,8 +347,8 @@ def _whereabouts_range(c: Collector, obj: dict[str, Any], path: str) -> None:
     if not isinstance(text, str):
         c.error("cidr", r_path, f"range must be a CIDR string, got {_kind(text)}")
         return
-    start: IPAddress | None = None
-    end: IPAddress | None = None
+    start: Addr | None = None
+    end: Addr | None = None
     cidr = text
     if "-" in text.split("/", 1)[0]:
         # "first-last/prefix" form
@@ -369,27 +366,26 @@ def _whereabouts_range(c: Collector, obj: dict[str, Any], path: str) -> None:
     parsed = parse_cidr(c, cidr, r_path, "range")
     if parsed is None:
         return
-    addr, net = parsed
-    small = net.num_addresses <= 2
+    ip, net = parsed
+    small = net.size <= 2
     if start is None:
-        start = addr if addr != net.network_address or small else net.network_address + 1
+        start = ip if ip.value != net.first or small else Addr(net.version, net.first + 1)
     if end is None:
-        end = net.broadcast_address - 1 if net.version == 4 and not small else net.broadcast_address
-    if obj.get("range_start") not in (None, ""):
-        ip = _ip_in(c, obj["range_start"], join(path, "range_start"), "range_start", net)
-        if ip is None:
-            return
-        start = ip
-    if obj.get("range_end") not in (None, ""):
-        ip = _ip_in(c, obj["range_end"], join(path, "range_end"), "range_end", net)
-        if ip is None:
-            return
-        end = ip
-    if start.version != net.version or start not in net or end.version != net.version \
-            or end not in net:
+        end = Addr(net.version, net.last - 1 if net.version == 4 and not small else net.last)
+    for key in ("range_start", "range_end"):
+        value = obj.get(key)
+        if value is not None and value != "":
+            a = _ip_in(c, value, join(path, key), key, net)
+            if a is None:
+                return
+            if key == "range_start":
+                start = a
+            else:
+                end = a
+    if not net.contains(start) or not net.contains(end):
         c.error("ipam-range", r_path, f"range {_q(text)} ends outside its own prefix {net}")
         return
-    if int(start) > int(end):
+    if start.value > end.value:
         c.error(
             "ipam-range", r_path,
             f"range start {start} is after range end {end}; swap them or fix the range",
@@ -403,12 +399,14 @@ def _whereabouts_range(c: Collector, obj: dict[str, Any], path: str) -> None:
         else:
             for i, ex in enumerate(excludes):
                 ex_parsed = parse_cidr(c, ex, join(e_path, i), "exclude")
-                if ex_parsed is not None and (
-                    ex_parsed[1].version != net.version or not ex_parsed[1].overlaps(net)
-                ):
+                if ex_parsed is None:
+                    continue
+                ex_net = ex_parsed[1]
+                if ex_net.version != net.version or ex_net.last < net.first \
+                        or ex_net.first > net.last:
                     c.warning(
                         "ipam-range", join(e_path, i),
                         f"exclude {ex} is outside range {net} and has no effect; remove it or "
                         "fix the prefix",
                     )
-    c.ranges.append(IpRange(c.label, r_path, net.version, int(start), int(end), f"{start}-{end}"))
+    c.ranges.append(IpRange(c.label, r_path, net.version, start.value, end.value))

@@ -353,9 +353,8 @@ def _shape(c: Collector, cfg: dict[str, Any], prefix: str) -> tuple[bool, _Entri
     """Conf vs conflist as upstream decides (NAD-04): ``(is_conflist, [(path, plugin)])``,
     or None when the config is neither."""
     ptype = cfg.get("type")
-    type_path = join(prefix, "type")
     if ptype is not None and not isinstance(ptype, str):
-        c.error("type", type_path, f"type must be a string (a plugin binary name), got "
+        c.error("type", join(prefix, "type"), f"type must be a string (a plugin binary name), got "
                 f"{_kind(ptype)}")
         return None
     if ptype:
@@ -370,7 +369,7 @@ def _shape(c: Collector, cfg: dict[str, Any], prefix: str) -> tuple[bool, _Entri
     plugins_path = join(prefix, "plugins")
     if plugins is None:
         c.error(
-            "conf-shape", type_path,
+            "conf-shape", join(prefix, "type"),
             "config has neither \"type\" nor \"plugins\", so it is neither a plugin config nor "
             "a plugin list; add \"type\" (e.g. \"macvlan\") or a \"plugins\" list",
         )
@@ -405,8 +404,12 @@ def _shape(c: Collector, cfg: dict[str, Any], prefix: str) -> tuple[bool, _Entri
 
 
 def _check_versions(c: Collector, cfg: dict[str, Any], prefix: str, *, conflist: bool) -> str:
-    path = join(prefix, "cniVersion")
     version = cfg.get("cniVersion")
+    if isinstance(version, str) and version in SUPPORTED_VERSIONS:
+        if conflist and "cniVersions" in cfg:
+            _check_version_list(c, cfg["cniVersions"], join(prefix, "cniVersions"))
+        return version
+    path = join(prefix, "cniVersion")
     result = ""
     if version is None or version == "":
         if not (conflist and cfg.get("cniVersions")):
@@ -455,9 +458,9 @@ def _plugin_version(c: Collector, version: object, path: str, list_version: str)
 
 def _check_name(c: Collector, cfg: dict[str, Any], prefix: str, nad_name: str | None) -> None:
     name = cfg.get("name")
+    if name is None or name == "" or (name == nad_name and _CNI_NAME.match(name)):
+        return  # injected from metadata.name (NAD-02), or equal to it
     path = join(prefix, "name")
-    if name is None or name == "":
-        return  # the plugin injects metadata.name (NAD-02)
     if not isinstance(name, str):
         c.error("name-mismatch", path, f"name must be a string, got {_kind(name)}")
         return
@@ -485,11 +488,10 @@ def _check_plugin(
     has_resource: bool,
 ) -> None:
     ptype = plugin["type"]
-    type_path = join(path, "type")
     typed_ok = True
-    if any(sep in ptype for sep in PATH_SEPARATORS):
+    if "/" in ptype or "\\" in ptype:
         c.error(
-            "type", type_path,
+            "type", join(path, "type"),
             f"type {_q(ptype)} contains a path separator; give only the binary name, found in "
             "the CNI bin dir",
         )
@@ -502,7 +504,7 @@ def _check_plugin(
     check_plugin(c, plugin, path, has_resource=has_resource)
     if bin_dirs is not None:
         if typed_ok:
-            _check_binary(c, ptype, type_path, bin_dirs, strict=strict)
+            _check_binary(c, ptype, join(path, "type"), bin_dirs, strict=strict)
         ipam = plugin.get("ipam")
         if isinstance(ipam, dict):
             ipam_type = ipam.get("type")

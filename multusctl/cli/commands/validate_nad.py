@@ -25,7 +25,7 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
-def command(  # noqa: PLR0917 - typer maps each parameter to one CLI option
+def command(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
@@ -98,7 +98,7 @@ def command(  # noqa: PLR0917 - typer maps each parameter to one CLI option
 
     valid = all(_passes(r, strict=strict) for r in reports)
     if output is OutputFormat.json:
-        console.print_json(json_payload(reports, strict=strict))
+        console.print_json_records(json_payload(reports, strict=strict), "results")
     else:
         _print_text(reports, strict=strict)
     raise typer.Exit(0 if valid else 1)
