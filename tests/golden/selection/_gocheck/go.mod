@@ -1,0 +1,3 @@
+module multusctl.local/selection-gocheck
+
+go 1.21
