@@ -24,7 +24,8 @@ def _modules(code: str) -> set[str]:
 
 def test_multus_binary_imports_nothing_heavy() -> None:
     loaded = _modules(
-        "import multusctl.bin.multus, multusctl.plugin.commands, multusctl.nad.validate"
+        "import multusctl.bin.multus, multusctl.bin.thin, multusctl.plugin.commands, "
+        "multusctl.nad.validate"
     )
     assert not loaded & HEAVY, loaded & HEAVY
 
@@ -32,3 +33,20 @@ def test_multus_binary_imports_nothing_heavy() -> None:
 def test_version_path_imports_nothing_heavy() -> None:
     loaded = _modules("import multusctl.cni.version, multusctl.cni.skel")
     assert not loaded & HEAVY
+
+
+def test_version_answer_does_not_load_the_plugin_core() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import os, sys\n"
+         "os.environ['CNI_COMMAND'] = 'VERSION'\n"
+         "from multusctl.bin import multus\n"
+         "multus.run(['multus'], os.environ)\n"
+         "print('MODULES', ' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    modules = set(out.split("MODULES", 1)[1].split())
+    assert '"supportedVersions"' in out
+    assert "multusctl.plugin.commands" not in modules
+    assert "multusctl.cni.invoke" not in modules
+    assert "subprocess" not in modules
