@@ -237,7 +237,7 @@ def _wait_ready(sock_path: str) -> None:
 
 def _post(sock_path: str, environ: dict[str, str], stdin: bytes) -> tuple[int, str, bytes]:
     request = json.dumps({
-        "env": {k: v for k, v in environ.items()},
+        "env": environ,
         "config": base64.b64encode(stdin).decode(),
     }).encode()
     return _http(sock_path, "POST", "/cni", request)

@@ -63,6 +63,9 @@ class Executor:
     cache_dir: str
     timeout: float = DEFAULT_TIMEOUT
     stderr_sink: StderrSink | None = None
+    #: THK-17: run delegates chrooted here; the binary is found in *our* filesystem first,
+    #: so the bin dir must be mounted at the same path inside the chroot.
+    chroot_dir: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,8 @@ def exec_plugin(
     payload = json.dumps(stdin).encode()
     env = _plugin_env(executor, command, rt)
     proc = _run_with_retry(
-        path, plugin_type, payload, env, timeout=executor.timeout, command=command
+        path, plugin_type, payload, env, timeout=executor.timeout, command=command,
+        chroot_dir=executor.chroot_dir,
     )
     if proc.stderr and executor.stderr_sink is not None:
         executor.stderr_sink(proc.stderr)
@@ -246,23 +250,39 @@ def exec_plugin(
     raise plugin_failure(plugin_type, proc.returncode, proc.stdout, proc.stderr)
 
 
+def _chroot_into(directory: str) -> Callable[[], None]:
+    def enter() -> None:  # runs in the forked child, before exec
+        os.chroot(directory)
+        os.chdir("/")
+
+    return enter
+
+
 def _run_with_retry(
     path: str, plugin_type: str, payload: bytes, env: Mapping[str, str], *, timeout: float,
-    command: str,
+    command: str, chroot_dir: str = "",
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the plugin; retry an exec that hits "text file busy" (ETXTBSY), as libcni does."""
+    """Run the plugin; retry an exec that hits "text file busy" (ETXTBSY), as libcni does.
+
+    Every attempt is a fresh process (upstream's chroot path re-ran a started command,
+    BUG-15)."""
     attempt = 0
+    preexec = _chroot_into(chroot_dir) if chroot_dir else None
     while True:
         try:
             return subprocess.run(
                 [path], input=payload, env=env, capture_output=True,
-                timeout=timeout or None, check=False,
+                timeout=timeout or None, check=False, preexec_fn=preexec,
             )
         except subprocess.TimeoutExpired:
             raise DelegateError(
                 f"netplugin {plugin_type} timed out after {timeout:g}s ({command})",
                 code=CniCode.TRY_AGAIN_LATER,
                 plugin=plugin_type,
+            ) from None
+        except subprocess.SubprocessError as exc:  # preexec_fn (chroot) failed
+            raise DelegateError(
+                f"netplugin failed: cannot enter chroot {chroot_dir}: {exc}", plugin=plugin_type
             ) from None
         except OSError as exc:
             if exc.errno == errno.ETXTBSY and attempt < TEXT_BUSY_RETRIES:
