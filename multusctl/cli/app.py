@@ -83,6 +83,10 @@ def _register() -> None:
         kubeconfig.command
     )
 
+    from multusctl.cli.commands import daemon
+
+    app.command(name="daemon", help=daemon.__doc__)(daemon.command)
+
 
 _register()
 
