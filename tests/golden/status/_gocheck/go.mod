@@ -1,0 +1,3 @@
+module multusctl.local/status-gocheck
+
+go 1.21
