@@ -2,8 +2,13 @@
 
 Debian's reference plugins stop at 1.0.0, so ``tests/fakes/plugins/fakecni`` stands in: it
 records each call (command, CNI_* env, stdin) to the JSON-lines file named by its config's
-``log`` key and answers from its config. No network namespace is involved: the fake never
-touches ``CNI_NETNS``, so a path in the tmp dir serves.
+``log`` key and answers from its config.
+
+multus checks that ``CNI_NETNS`` is a network namespace it can enter (upstream's
+validateIfName), so each test gets a real but empty one without root: a ``sleep`` in a new
+user + network namespace (``unshare --user --map-root-user --net``). Root can enter it
+directly; anyone else runs multus joined to that user namespace (``nsenter --user``).
+Nothing is configured inside it and it dies with the sleeper.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +42,55 @@ class Call:
     stderr: str
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """An empty network namespace held by a sleeper process, and how to run inside it."""
+
+    pid: int
+    prefix: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        return f"/proc/{self.pid}/ns/net"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    proc = subprocess.Popen(
+        ["unshare", "--user", "--map-root-user", "--net", "--", "sleep", "3600"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        mine = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"cannot create a user+network namespace: {err}", pytrace=False)
+            try:
+                if os.readlink(f"/proc/{proc.pid}/ns/net") != mine:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the namespace sleeper did not start", pytrace=False)
+            time.sleep(0.01)
+        prefix: tuple[str, ...] = ()
+        if os.geteuid() != 0:
+            prefix = ("nsenter", f"--user=/proc/{proc.pid}/ns/user", "--preserve-credentials",
+                      "--")
+        yield Sandbox(proc.pid, prefix)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
 @dataclass
 class Env:
     tmp: Path
+    box: Sandbox
 
     @property
     def log(self) -> Path:
@@ -50,7 +102,7 @@ class Env:
 
     @property
     def netns(self) -> str:
-        return str(self.tmp / "netns-placeholder")
+        return self.box.path
 
     def fake(self, tag: str, **extra: Any) -> dict[str, Any]:
         """A plugin entry of type ``fakecni`` logging to the shared call log."""
@@ -82,8 +134,8 @@ class Env:
         if command in {"ADD", "CHECK"} or netns is not None:
             env["CNI_NETNS"] = netns or self.netns
         proc = subprocess.run(
-            [str(MULTUS)], input=json.dumps(conf).encode(), env=env, capture_output=True,
-            timeout=60, check=False,
+            [*self.box.prefix, str(MULTUS)], input=json.dumps(conf).encode(), env=env,
+            capture_output=True, timeout=60, check=False,
         )
         stdout = proc.stdout.decode()
         stderr = proc.stderr.decode()
@@ -115,10 +167,10 @@ def summary(calls: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def e(tmp_path: Path) -> Env:
+def e(tmp_path: Path, sandbox: Sandbox) -> Env:
     if not os.access(MULTUS, os.X_OK):
         pytest.fail(f"the multus executable is missing at {MULTUS}", pytrace=False)
-    return Env(tmp_path)
+    return Env(tmp_path, sandbox)
 
 
 def two_delegates(e: Env, **extra_fail: Any) -> dict[str, Any]:
@@ -173,10 +225,13 @@ def test_add_and_del_at_110(e: Env) -> None:
     assert calls[1]["stdin"]["prevResult"]["cniVersion"] == V
     assert e.cache_files() == []
 
+    # A second DEL succeeds. Without a cache, delegates mode DELs the config's delegates
+    # again (docs/differences.md: upstream would call nothing and leak IPs, BUG-20).
     e.reset()
     again = e.run("DEL", conf)
     assert again.rc == 0, again.stdout
-    assert e.calls() == []
+    assert summary(e.calls()) == [("DEL", "c", "net1"), ("DEL", "b", "eth0"), ("DEL", "a", "eth0")]
+    assert e.cache_files() == []
 
 
 def test_del_uses_the_cache_when_the_config_changed(e: Env) -> None:
@@ -204,6 +259,21 @@ def test_failing_delegate_rolls_back_and_keeps_its_code(e: Env) -> None:
         ("DEL", "c", "net1"), ("DEL", "b", "eth0"), ("DEL", "a", "eth0"),
     ]
     assert [f for f in e.cache_files() if f.startswith("results/")] == []
+
+
+def test_del_keeps_going_and_aggregates_errors(e: Env) -> None:
+    conf = e.conf(
+        e.single("first", "a"),
+        e.single("second", "b", fail={"DEL": {"code": 11, "msg": "b cannot delete"}}),
+        e.single("third", "c", fail={"DEL": {"code": 7, "msg": "c cannot delete"}}),
+    )
+    assert e.run("ADD", conf).rc == 0
+    e.reset()
+    deleted = e.run("DEL", conf)
+    assert deleted.rc == 1
+    assert "b cannot delete" in deleted.out["msg"]
+    assert "c cannot delete" in deleted.out["msg"]
+    assert summary(e.calls()) == [("DEL", "c", "net2"), ("DEL", "b", "net1"), ("DEL", "a", "eth0")]
 
 
 def test_check_after_add(e: Env) -> None:
@@ -248,19 +318,41 @@ def test_status_below_110_is_refused(e: Env) -> None:
     assert e.calls() == []
 
 
-def test_gc_passes_valid_attachments(e: Env) -> None:
+def test_gc_keeps_valid_attachments(e: Env) -> None:
     conf = two_delegates(e)
     assert e.run("ADD", conf).rc == 0
     e.reset()
-    res = e.run("GC", conf, ifname=None, containerid=None)
+    valid = [{"containerID": CID, "ifname": "eth0"}, {"containerID": CID, "ifname": "net1"}]
+    res = e.run("GC", {**conf, "cni.dev/valid-attachments": valid}, ifname=None,
+                containerid=None)
     assert res.rc == 0, res.stdout + res.stderr
     calls = e.calls()
-    # Every attachment is still cached, so nothing is DELeted; each plugin gets GC.
+    # Our attachment is valid, so nothing is DELeted; each plugin of the list gets GC.
     assert summary(calls) == [("GC", "a", ""), ("GC", "b", "")]
-    valid = calls[0]["stdin"]["cni.dev/valid-attachments"]
-    assert {"containerID": CID, "ifname": "eth0"} in valid
+    assert calls[0]["stdin"]["cni.dev/valid-attachments"] == valid
+    assert calls[0]["stdin"]["name"] == "cluster"
     assert e.cache_files() == sorted(
         [CID, f"results/cluster-{CID}-eth0", f"results/extra-{CID}-net1"]
     )
     assert e.run("DEL", conf).rc == 0
     assert e.cache_files() == []
+
+
+def test_gc_deletes_stale_attachments_of_the_master(e: Env) -> None:
+    """The runtime's valid-attachments decide (docs/differences.md; upstream: BUG-19)."""
+    conf = two_delegates(e)
+    assert e.run("ADD", conf).rc == 0
+    e.reset()
+    res = e.run("GC", {**conf, "cni.dev/valid-attachments": []}, ifname=None,
+                containerid=None)
+    assert res.rc == 0, res.stdout + res.stderr
+    calls = e.calls()
+    assert summary(calls) == [
+        ("DEL", "b", "eth0"), ("DEL", "a", "eth0"), ("GC", "a", ""), ("GC", "b", "")
+    ]
+    assert calls[0]["env"]["CNI_CONTAINERID"] == CID
+    assert calls[2]["stdin"]["cni.dev/valid-attachments"] == []
+    # Only the master network is collected; the other delegate's cache stays.
+    assert f"results/cluster-{CID}-eth0" not in e.cache_files()
+    assert f"results/extra-{CID}-net1" in e.cache_files()
+    assert e.run("DEL", conf).rc == 0

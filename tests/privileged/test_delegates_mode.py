@@ -36,7 +36,8 @@ from cnitier import (
     unexpected_changes,
 )
 
-pytestmark = pytest.mark.privileged
+# Generous: a loaded 2-core machine runs 11 plugin pairs slowly; the default is for hangs.
+pytestmark = [pytest.mark.privileged, pytest.mark.timeout(600)]
 
 VERSIONS = ["0.3.1", "0.4.0", "1.0.0"]
 CID = "ctr-0001"
@@ -234,14 +235,19 @@ def test_third_of_four_delegates_fails(w: World) -> None:
     out = assert_cni_error(w.add(conf), 999, 'error adding container to network "macvlan-2"')
     assert "nosuchdev0" in out["msg"] or "Link not found" in out["msg"]
     # Rolled back: only lo in the pod, no host-side veth, no lease, no result cache.
-    assert nslab.link_names(w.pod) == {"lo"}
-    assert nslab.host_local_leases(w.dirs.ipam) == {}
-    assert [f for f in cache_files(w.dirs) if f.startswith("results/")] == []
+    problems = leftover_problems(w.node, w.pod, w.dirs)
+    # The scratch cache stays: the rollback DEL of the broken delegate itself failed, so
+    # a later DEL must be able to retry (docs/differences.md drops it only when every
+    # rollback DEL succeeded).
+    assert problems == [f"cache files left in cniDir: {[CID]}"], problems
     assert not (w.dirs.ipam / "macvlan-3").exists(), "delegate 4 must never run"
+    check_no_stray_changes(before, w.dirs, delegates)
 
-    # The runtime then DELs the failed sandbox: succeeds, and nothing remains.
+    # A runtime DEL afterwards reaches the broken delegate again (from the config here, from
+    # the cache upstream): macvlan cannot DEL without its master, the others still run.
     deleted = w.delete(conf)
-    assert deleted.rc == 0, deleted.stdout
+    out = assert_cni_error(deleted, 999, "DelegateDel", "Link not found")
+    assert out["msg"].count("DelegateDel: error invoking") == 1, out
     assert_clean(w)
     check_no_stray_changes(before, w.dirs, delegates)
 
@@ -286,14 +292,16 @@ def test_double_del(w: World) -> None:
     check_no_stray_changes(before, w.dirs, delegates)
 
 
-def test_del_without_add_is_a_no_op(w: World) -> None:
+def test_del_without_add_succeeds(w: World) -> None:
+    """No cache: delegates mode DELs the config's delegates, which find nothing to undo."""
     delegates = [bridge_conf(w.version, w.dirs), macvlan_conf(w.version, w.dirs, 1)]
     conf = multus_conf(w.version, w.dirs, delegates)
     before = nslab.snapshot(w.dirs.root)
     res = w.run("DEL", conf, "never-added", w.pod, "eth0", args=POD_ARGS)
     assert res.rc == 0, res.stdout
+    assert res.stdout.strip() == ""
     assert_clean(w)
-    assert nslab.diff(before, nslab.snapshot(w.dirs.root)).touched == []
+    check_no_stray_changes(before, w.dirs, delegates)
 
 
 def test_version(w: World) -> None:
@@ -357,10 +365,12 @@ def test_type_with_path_separator_is_refused(w: World) -> None:
     out = assert_cni_error(w.add(conf, path=str(bin_dir)), 7, "../../bin/sh")
     assert "path separator" in out["msg"] or "invalid plugin" in out["msg"]
     assert not marker.exists(), "the path in `type` was executed"
-    # The master was rolled back; a DEL then finds nothing to do.
-    assert nslab.link_names(w.pod) == {"lo"}
-    assert nslab.host_local_leases(w.dirs.ipam) == {}
-    assert w.delete(conf, path=str(bin_dir)).rc == 0
+    # The master was rolled back.
+    assert_clean(w)
+    # A runtime DEL meets the same refusal (and still never runs the path).
+    deleted = w.delete(conf, path=str(bin_dir))
+    out = assert_cni_error(deleted, 999, "../../bin/sh")
+    assert "path separator" in out["msg"] or "invalid plugin" in out["msg"]
     assert not marker.exists()
     assert_clean(w)
 
