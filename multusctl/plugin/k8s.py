@@ -213,7 +213,6 @@ class Resolver:
         selections = selection.parse_networks(raw_networks, self.pod_namespace())
         if not selections:
             return items
-        selection.check_gateways(selections)
         for sel in selections:
             if self.conf.namespace_isolation and sel.namespace != self.pod_namespace() and (
                 sel.namespace not in self.conf.global_namespaces
@@ -231,6 +230,8 @@ class Resolver:
                     "TryLoadPodDelegates: error in getting k8s network for pod: "
                     "GetNetworkDelegates: failed getting the delegate: "
                 ) from None
+        # Upstream checks ECMP over every delegate, the default-network one included.
+        selection.check_gateways(items)
         return mark_default_route_filters(items)
 
 
