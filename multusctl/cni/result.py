@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from multusctl import gojson
 from multusctl.cni import version as cniversion
 from multusctl.errors import DecodeError, IncompatibleVersion
 
@@ -117,7 +118,7 @@ def render(result: Mapping[str, Any], indent: int | None = 4) -> str:
     does (``<``, ``>``, ``&`` become ``\\u003c``…; non-ASCII text stays as is).
     ``indent=None`` gives the compact form of ``json.Marshal``.
     """
-    return _go_json(convert(result, result_version(result)), indent)
+    return gojson.dumps(convert(result, result_version(result)), indent)
 
 
 def error_json(code: int, msg: str, details: str = "", cni_version: str = "") -> str:
@@ -135,7 +136,7 @@ def error_json(code: int, msg: str, details: str = "", cni_version: str = "") ->
     obj["msg"] = msg
     if details:
         obj["details"] = details
-    return _go_json(obj, 4)
+    return gojson.dumps(obj, 4)
 
 
 def empty_pod_not_found_result(ifname: str, netns: str, cni_version: str) -> dict[str, Any]:
@@ -561,70 +562,3 @@ def _wire(typed: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-_GO_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\b": "\\b",
-    "\f": "\\f",
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
-def _go_string(text: str) -> str:
-    """A JSON string as Go's encoding/json writes it (HTML-safe, UTF-8 kept)."""
-    parts = ['"']
-    for ch in text:
-        escaped = _GO_ESCAPES.get(ch)
-        if escaped is not None:
-            parts.append(escaped)
-        elif ch < " ":
-            parts.append(f"\\u{ord(ch):04x}")
-        elif "\ud800" <= ch <= "\udfff":  # a lone surrogate is invalid UTF-8 for Go
-            parts.append("\ufffd")
-        else:
-            parts.append(ch)
-    parts.append('"')
-    return "".join(parts)
-
-
-def _go_json(value: Any, indent: int | None, level: int = 0) -> str:
-    """``json.MarshalIndent(v, "", " " * indent)`` (or ``json.Marshal`` for None)."""
-    if isinstance(value, str):
-        return _go_string(value)
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return json.dumps(value)
-    colon = ":" if indent is None else ": "
-    if isinstance(value, Mapping):
-        items = [
-            _go_string(str(k)) + colon + _go_json(v, indent, level + 1) for k, v in value.items()
-        ]
-        return _container("{", "}", items, indent, level)
-    if isinstance(value, list | tuple):
-        items = [_go_json(v, indent, level + 1) for v in value]
-        return _container("[", "]", items, indent, level)
-    raise DecodeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def _container(open_: str, close: str, items: list[str], indent: int | None, level: int) -> str:
-    if not items:
-        return open_ + close
-    if indent is None:
-        return open_ + ",".join(items) + close
-    pad = " " * indent
-    inner = ",\n".join(pad * (level + 1) + item for item in items)
-    return f"{open_}\n{inner}\n{pad * level}{close}"

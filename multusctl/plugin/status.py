@@ -30,6 +30,7 @@ import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from multusctl import gojson
 from multusctl.cni import result as cniresult
 from multusctl.errors import DecodeError
 from multusctl.plugin import devinfo
@@ -135,7 +136,7 @@ def render(entries: Sequence[Mapping[str, Any]]) -> str:
     upstream's shape first (key order, empty values left out), so hand-made entries
     render the same way.
     """
-    return "[" + ",".join(_go_json(_shape(entry), 0) for entry in entries) + "]"
+    return "[" + ",".join(gojson.dumps(_shape(entry), 4) for entry in entries) + "]"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -186,59 +187,3 @@ def _shape(entry: Mapping[str, Any]) -> dict[str, Any]:
     if entry.get("gateway"):
         out["gateway"] = entry["gateway"]
     return out
-
-
-_GO_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\b": "\\b",
-    "\f": "\\f",
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
-def _go_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        escaped = _GO_ESCAPES.get(ch)
-        if escaped is not None:
-            out.append(escaped)
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        elif "\ud800" <= ch <= "\udfff":  # not valid UTF-8: Go writes the replacement
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _go_json(value: Any, level: int) -> str:
-    """``json.MarshalIndent(value, "", "    ")`` for the JSON types status entries hold."""
-    if isinstance(value, str):
-        return _go_string(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value is None:
-        return "null"
-    pad, inner = "    " * level, "    " * (level + 1)
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        items = [f"{inner}{_go_string(str(k))}: {_go_json(v, level + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list | tuple):
-        if not value:
-            return "[]"
-        items = [inner + _go_json(v, level + 1) for v in value]
-        return "[\n" + ",\n".join(items) + f"\n{pad}]"
-    raise DecodeError(f"network-status: cannot encode {type(value).__name__}")
