@@ -131,8 +131,7 @@ def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     if key not in _PLAIN_KEYS and not (key.isascii() and key.replace("-", "_").isidentifier()):
-        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{path}["{escaped}"]'
+        return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
     return f"{path}.{key}" if path else key
 
 

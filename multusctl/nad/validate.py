@@ -40,6 +40,7 @@ from multusctl.nad.plugins import check_plugin
 __all__ = [
     "API_VERSION",
     "KIND",
+    "LOAD_FATAL_CHECKS",
     "RESOURCE_NAME_ANNOTATION",
     "Finding",
     "NadReport",
@@ -52,6 +53,10 @@ API_VERSION = "k8s.cni.cncf.io/v1"
 KIND = "NetworkAttachmentDefinition"
 RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName"
 DEFAULT_CONF_DIR = "/etc/cni/multus/net.d"
+#: Check ids whose errors upstream's own NAD loading (NAD-02/NAD-04, libcni) also refuses:
+#: bad JSON, neither conf nor conflist, a missing / non-string / path-like ``type``. A plugin
+#: that wants upstream behaviour fails only on these and logs every other finding.
+LOAD_FATAL_CHECKS = frozenset({"json", "conf-shape", "type"})
 LABEL_MAX = 63
 SUBDOMAIN_MAX = 253
 
@@ -285,8 +290,8 @@ def _check_spec(
             if key not in _SPEC_KEYS:
                 c.warning(
                     "spec", join("spec", str(key)),
-                    f"spec.{key} is not part of the NAD schema and the API server drops it; "
-                    "move it into spec.config or an annotation",
+                    f"spec key {_q(key)} is not part of the NAD schema and the API server "
+                    "drops it; move it into spec.config or an annotation",
                 )
         config = spec.get("config")
     if config is None or (isinstance(config, str) and not config.strip()):

@@ -167,7 +167,7 @@ ranges_strategy = st.lists(
 def test_cross_check_matches_brute_force(items: list[tuple[str, int, int, int]]) -> None:
     reports: dict[str, list[IpRange]] = {}
     for i, (obj, first, width, version) in enumerate(items):
-        r = IpRange(obj, f"p{i}", version, first, first + width, f"r{i}")
+        r = IpRange(obj, f"p{i}", version, first, first + width)
         reports.setdefault(obj, []).append(r)
     nads = [NadReport(obj, None, obj, (), tuple(rs)) for obj, rs in reports.items()]
     found = cross_check(nads)
