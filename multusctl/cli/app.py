@@ -83,6 +83,10 @@ def _register() -> None:
         kubeconfig.command
     )
 
+    from multusctl.cli.commands import install
+
+    app.command(name="install", cls=install.Command, help=install.__doc__)(install.command)
+
     from multusctl.cli.commands import daemon
 
     app.command(name="daemon", help=daemon.__doc__)(daemon.command)

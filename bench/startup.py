@@ -1,0 +1,105 @@
+"""Start-up time of the ``multus`` plugin in each node layout (CNI VERSION, wall clock).
+
+Every pod sandbox runs the plugin at least once, so its start-up is on the critical
+path. Measured per layout: the median (and min/max) of N runs of ``CNI_COMMAND=VERSION``
+answering on stdout, from ``fork`` to exit.
+
+* ``frozen``: the PyInstaller ``--onedir`` build (``scripts/build-node-binary.sh``);
+* ``frozen-installed``: the same, installed by ``multusctl install --layout frozen``
+  (``<bin>/multus`` is a symlink into ``multusctl.d/``);
+* ``python-installed``: ``multusctl install --layout python``: the launcher script
+  (``#!/usr/bin/python3 -IS``) importing a private copy of the package;
+* ``python3 -S -E launcher``: the same launcher run explicitly by ``python3 -S -E``;
+* ``venv console script``: ``.venv/bin/multus`` (site-packages, entry-point shim).
+
+    .venv/bin/python bench/startup.py [--runs 20] [--frozen build/node/multus] [--json]
+
+Builds the frozen executable first when it is missing (a few minutes, cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from multusctl.installer.install import HostPaths, InstallOptions, find_host_python, install
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {"CNI_COMMAND": "VERSION", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+STDIN = b'{"cniVersion":"1.0.0"}'
+
+
+def measure(argv: list[str], runs: int) -> list[float]:
+    """Wall-clock milliseconds of ``runs`` executions (after one warm-up run)."""
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, input=STDIN, env=ENV, capture_output=True, check=False)
+        elapsed = (time.perf_counter() - start) * 1000
+        if proc.returncode != 0 or b"supportedVersions" not in proc.stdout:
+            raise SystemExit(f"{argv}: rc={proc.returncode} {proc.stdout!r} {proc.stderr!r}")
+        if i:  # the first run warms the page cache
+            times.append(elapsed)
+    return times
+
+
+def frozen_build(path: Path) -> Path:
+    if not os.access(path / "multus", os.X_OK):
+        out = subprocess.run(
+            ["bash", str(REPO / "scripts" / "build-node-binary.sh"), "--out", str(path.parent)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        return Path(out.strip().splitlines()[-1]).parent
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--frozen", type=Path, default=REPO / "build" / "node" / "multus")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+
+    frozen = frozen_build(args.frozen)
+    host_python = find_host_python(HostPaths("/"))
+    rows: dict[str, list[str]] = {"frozen (onedir)": [str(frozen / "multus")]}
+    with tempfile.TemporaryDirectory(prefix="multusctl-startup-") as tmp:
+        frozen_bin = Path(tmp) / "frozen-bin"
+        frozen_bin.mkdir()
+        install(InstallOptions(cni_bin_dir=str(frozen_bin), layout="frozen",
+                               frozen_dir=str(frozen), skip_config=True))
+        rows["frozen-installed (symlink)"] = [str(frozen_bin / "multus")]
+        if host_python is not None:
+            py_bin = Path(tmp) / "python-bin"
+            py_bin.mkdir()
+            install(InstallOptions(cni_bin_dir=str(py_bin), layout="python",
+                                   skip_config=True))
+            rows[f"python-installed ({host_python.path} -IS)"] = [str(py_bin / "multus")]
+            rows[f"{host_python.path} -S -E launcher"] = [
+                host_python.path, "-S", "-E", str(py_bin / "multus")]
+        rows["venv console script"] = [str(Path(sys.executable).parent / "multus")]
+
+        results = {name: measure(argv, args.runs) for name, argv in rows.items()}
+
+    if args.json:
+        print(json.dumps({n: {"median_ms": statistics.median(t), "min_ms": min(t),
+                              "max_ms": max(t), "runs": len(t)}
+                          for n, t in results.items()}, indent=2))
+        return
+    print(f"multus VERSION start-up, wall clock, {args.runs} runs each "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
+    width = max(len(n) for n in results)
+    print(f"{'layout':<{width}}  median     min     max")
+    for name, t in results.items():
+        print(f"{name:<{width}}  {statistics.median(t):6.1f}  {min(t):6.1f}  {max(t):6.1f}  ms")
+
+
+if __name__ == "__main__":
+    main()
