@@ -167,6 +167,21 @@ def test_invalid_file_text_output_exit_1(tmp_path: Path) -> None:
     assert "spec.config.type: config has neither" in proc.stdout
 
 
+def test_text_output_lists_only_findings_for_large_inputs(tmp_path: Path) -> None:
+    many = [WARN.replace("from-disk", f"disk-{i}") for i in range(3)] + [
+        GOOD.replace("macvlan-conf", f"net-{i}").replace("192.168.1.", f"10.{i // 250}.{i % 250}.")
+        for i in range(201)
+    ]
+    write(tmp_path / "many.yaml", "---\n".join(many))
+    proc = run(str(tmp_path / "many.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    assert "disk-2" in proc.stdout
+    assert "net-7" not in proc.stdout
+    assert ("204 object(s): 204 passed, 0 failed; 0 error(s), 3 warning(s); 201 valid "
+            "object(s) without findings not listed (see --output json)") in proc.stdout
+    assert len(as_json(run("-o", "json", str(tmp_path / "many.yaml")))["results"]) == 204
+
+
 def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
     write(tmp_path / "w.yaml", WARN)
     assert run(str(tmp_path / "w.yaml")).returncode == 0

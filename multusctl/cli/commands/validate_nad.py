@@ -18,6 +18,9 @@ GROUP, VERSION = API_VERSION.split("/")
 PLURAL = "network-attachment-definitions"
 REQUEST_TIMEOUT = 30
 PAGE_SIZE = 500
+#: Above this many objects without findings, the text table lists only objects with findings
+#: (a terminal cannot show 10,000 rows usefully, and rendering them takes seconds).
+MAX_CLEAN_ROWS = 200
 
 
 class OutputFormat(enum.StrEnum):
@@ -167,12 +170,16 @@ def _print_text(reports: list[NadReport], *, strict: bool) -> None:
     rows: list[list[str]] = []
     styles: list[str] = []
     ends: list[bool] = []
-    errors = warnings = failed = 0
+    errors = warnings = failed = hidden = 0
+    show_clean = sum(1 for r in reports if not r.findings) <= MAX_CLEAN_ROWS
     for r in reports:
         errors += len(r.errors)
         warnings += len(r.warnings)
         ok = _passes(r, strict=strict)
         failed += not ok
+        if not r.findings and not show_clean:
+            hidden += 1
+            continue
         name = f"{r.namespace}/{r.name}" if r.namespace and r.name else (r.name or "?")
         if not r.findings:
             status, style = "valid", "green"
@@ -191,6 +198,8 @@ def _print_text(reports: list[NadReport], *, strict: bool) -> None:
         f"{len(reports)} object(s): {len(reports) - failed} passed, {failed} failed; "
         f"{errors} error(s), {warnings} warning(s)"
     )
+    if hidden:
+        summary += f"; {hidden} valid object(s) without findings not listed (see --output json)"
     console.print_table(
         ["object", "result", "finding"], rows,
         row_styles=styles, section_ends=ends, caption=summary,
