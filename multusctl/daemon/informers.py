@@ -168,7 +168,7 @@ class ApiPool:
         except queue.Empty:
             client = self._factory()
         try:
-            yield api.RestKube(client, component="multus-daemon")
+            yield api.RestKube(client, component="multus")
         finally:
             with self._lock:
                 self.requests += len(client.requests)
