@@ -19,7 +19,6 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from multusctl.cni.version import SUPPORTED_VERSIONS
@@ -537,8 +536,8 @@ def _check_binary(
     c: Collector, name: str, path: str, bin_dirs: Sequence[str], *, strict: bool
 ) -> None:
     for d in bin_dirs:
-        candidate = Path(d, name)
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return
     c.add(
         ERROR if strict else WARNING, "binary", path,
