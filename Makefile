@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make demo   set up (Debian packages, venv) and run the quickstart demo
 #   make test   set up everything (incl. the Go-built control plane) and run lint + all tests
+#   make bench  side-by-side benchmark against upstream Go Multus (root; see bench/README.md)
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := containernetworking-plugins iproute2 etcd-server openssl curl
 
-.PHONY: demo test setup venv apt cluster-bin lint unit pytest clean
+.PHONY: demo test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,7 +26,14 @@ venv: .venv/.installed
 cluster-bin:
 	bash tests/cluster/build.sh
 
+upstream-bin:
+	bash tests/cluster/build-upstream.sh
+
 setup: apt venv cluster-bin
+
+# BENCH_ARGS are passed to bench/run.py, e.g. make bench BENCH_ARGS="--quick"
+bench: apt venv cluster-bin upstream-bin
+	$(PY) bench/run.py --write-docs $(BENCH_ARGS)
 
 demo: apt venv
 	bash scripts/demo.sh
