@@ -324,7 +324,10 @@ def _check_config(
     has_resource: bool,
 ) -> None:
     try:
-        cfg = json.loads(text)
+        cfg = json.loads(text, parse_constant=_no_constants)
+    except _NotJson as err:
+        c.error("json", prefix, f"config is not valid JSON: {err}; write a number or a string")
+        return
     except json.JSONDecodeError as err:
         c.error(
             "json", prefix,
@@ -348,6 +351,15 @@ def _check_config(
         if conflist and "cniVersion" in plugin:
             _plugin_version(c, plugin["cniVersion"], join(p_path, "cniVersion"), list_version)
         _check_plugin(c, plugin, p_path, bin_dirs, strict=strict, has_resource=has_resource)
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    """Python's json accepts NaN and Infinity; Go's (and so every plugin's) does not."""
+    raise _NotJson(f"{name} is not a JSON value")
 
 
 _Entries = list[tuple[str, dict[str, Any]]]
