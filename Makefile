@@ -1,12 +1,12 @@
 # The two commands of the README:
-#   make demo   set up (Debian packages, venv) and run the quickstart demo
+#   make demo   set up (Debian packages, venv, cluster binaries) and run the quickstart
 #   make test   set up everything (incl. the Go-built control plane) and run lint + all tests
 #   make bench  side-by-side benchmark against upstream Go Multus (root; see bench/README.md)
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := containernetworking-plugins iproute2 etcd-server openssl curl
 
-.PHONY: demo test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
+.PHONY: demo demo-delegates test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,7 +35,12 @@ setup: apt venv cluster-bin
 bench: apt venv cluster-bin upstream-bin
 	$(PY) bench/run.py --write-docs $(BENCH_ARGS)
 
-demo: apt venv
+# The upstream quickstart guide end to end (real API server, node netns, cnitool);
+# `make demo-delegates` is the shorter delegates-mode demo without Kubernetes.
+demo: apt venv cluster-bin
+	bash scripts/quickstart.sh
+
+demo-delegates: apt venv
 	bash scripts/demo.sh
 
 lint: venv

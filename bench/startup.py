@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,18 +37,23 @@ ENV = {"CNI_COMMAND": "VERSION", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 STDIN = b'{"cniVersion":"1.0.0"}'
 
 
-def measure(argv: list[str], runs: int) -> list[float]:
-    """Wall-clock milliseconds of ``runs`` executions (after one warm-up run)."""
-    times = []
+def measure(argv: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU (user+sys of the child) milliseconds of ``runs`` executions,
+    after one warm-up run. CPU time is what stays comparable on a loaded machine."""
+    wall, cpu = [], []
     for i in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(argv, input=STDIN, env=ENV, capture_output=True, check=False)
         elapsed = (time.perf_counter() - start) * 1000
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0 or b"supportedVersions" not in proc.stdout:
             raise SystemExit(f"{argv}: rc={proc.returncode} {proc.stdout!r} {proc.stderr!r}")
         if i:  # the first run warms the page cache
-            times.append(elapsed)
-    return times
+            wall.append(elapsed)
+            cpu.append(((after.ru_utime - before.ru_utime)
+                        + (after.ru_stime - before.ru_stime)) * 1000)
+    return wall, cpu
 
 
 def frozen_build(path: Path) -> Path:
@@ -89,16 +95,18 @@ def main() -> None:
         results = {name: measure(argv, args.runs) for name, argv in rows.items()}
 
     if args.json:
-        print(json.dumps({n: {"median_ms": statistics.median(t), "min_ms": min(t),
-                              "max_ms": max(t), "runs": len(t)}
-                          for n, t in results.items()}, indent=2))
+        print(json.dumps({n: {"median_ms": statistics.median(w), "min_ms": min(w),
+                              "max_ms": max(w), "cpu_median_ms": statistics.median(c),
+                              "runs": len(w)}
+                          for n, (w, c) in results.items()}, indent=2))
         return
-    print(f"multus VERSION start-up, wall clock, {args.runs} runs each "
+    print(f"multus VERSION start-up, {args.runs} runs each "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
     width = max(len(n) for n in results)
-    print(f"{'layout':<{width}}  median     min     max")
-    for name, t in results.items():
-        print(f"{name:<{width}}  {statistics.median(t):6.1f}  {min(t):6.1f}  {max(t):6.1f}  ms")
+    print(f"{'layout':<{width}}  wall median     min     max   cpu median")
+    for name, (w, c) in results.items():
+        print(f"{name:<{width}}  {statistics.median(w):11.1f}  {min(w):6.1f}  {max(w):6.1f}"
+              f"  {statistics.median(c):11.1f}  ms")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,390 @@
+# ruff: noqa: T201, S101 - a console script: prints by design; asserts narrow types
+"""The upstream quickstart guide, run end to end on this machine (driver of quickstart.sh).
+
+No cluster to install: the API server is the test tier's real etcd + kube-apiserver
+(tests/cluster/controlplane.py), the node is a network namespace with a veth ``eth0``
+(tests/privileged/netns.py), and the container runtime is ``cnitool`` (libcni's reference
+client, built by tests/cluster/build.sh). Everything else is what a user runs:
+
+1. ``kubectl apply -f deployments/multus-daemonset.yml``;
+2. the DaemonSet's two steps on the node: ``multusctl install`` (the plugin into
+   /opt/cni/bin) and ``multusctl entrypoint --multus-conf-file=auto`` (00-multus.conf and
+   the kubeconfig from the multus ServiceAccount's token), next to a default network
+   config (bridge + host-local, standing in for Flannel);
+3. the guide's ``macvlan-conf`` NetworkAttachmentDefinition and ``samplepod``, verbatim;
+4. the runtime's ADD, then ``ip a`` in the pod (lo, eth0, net1) and the pod's
+   network-status annotation; then DEL, and everything removed.
+
+The node's "host" directories live in a temp root: /etc/cni/net.d and /opt/cni/bin are
+passed as flags; /var/lib (multus' cache, libcni's cache, host-local's leases, all at
+their default paths) is a bind mount visible only to the plugin processes. So the seed
+YAML runs unchanged and nothing outside the temp root is written.
+
+    python scripts/quickstart.py --workdir DIR [--prefix mct-qs-123-]
+
+Run it through scripts/quickstart.sh (root, traps, set-up checks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "cluster"))
+sys.path.insert(0, str(REPO / "tests" / "privileged"))
+
+import controlplane  # noqa: E402
+import netns as nslab  # noqa: E402
+from thinlab import ApiForwarder  # noqa: E402
+
+BIN = Path(sys.executable).parent
+MULTUSCTL = BIN / "multusctl"
+REFERENCE_PLUGINS = Path("/usr/lib/cni")
+NODE_NAME = "node-1"
+FROZEN_DIR = REPO / "build" / "node" / "multus"
+
+# ---- from the quickstart guide, verbatim ------------------------------------------------
+SEED_NAD = """\
+apiVersion: "k8s.cni.cncf.io/v1"
+kind: NetworkAttachmentDefinition
+metadata:
+  name: macvlan-conf
+spec:
+  config: '{
+      "cniVersion": "0.3.0",
+      "type": "macvlan",
+      "master": "eth0",
+      "mode": "bridge",
+      "ipam": {
+        "type": "host-local",
+        "subnet": "192.168.1.0/24",
+        "rangeStart": "192.168.1.200",
+        "rangeEnd": "192.168.1.216",
+        "routes": [
+          { "dst": "0.0.0.0/0" }
+        ],
+        "gateway": "192.168.1.1"
+      }
+    }'
+"""
+SEED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: samplepod
+  annotations:
+    k8s.v1.cni.cncf.io/networks: macvlan-conf
+spec:
+  containers:
+  - name: samplepod
+    command: ["/bin/ash", "-c", "trap : TERM INT; sleep infinity & wait"]
+    image: alpine
+"""
+# The node's default network, standing in for Flannel (whose name in the guide is cbr0).
+DEFAULT_NETWORK = {
+    "cniVersion": "0.3.1",
+    "name": "cbr0",
+    "plugins": [
+        {
+            "type": "bridge",
+            "bridge": "cni0",
+            "isGateway": True,
+            "ipMasq": False,
+            "ipam": {"type": "host-local", "subnet": "10.244.1.0/24",
+                     "routes": [{"dst": "0.0.0.0/0"}]},
+        }
+    ],
+}
+
+BOLD, PLAIN = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+
+
+def say(text: str) -> None:
+    print(f"\n{BOLD}== {text}{PLAIN}", flush=True)
+
+
+def show(cmd: str, output: str) -> None:
+    print(f"$ {cmd}")
+    print(output.rstrip("\n"), flush=True)
+
+
+class QuickstartError(RuntimeError):
+    pass
+
+
+class Quickstart:
+    def __init__(self, workdir: Path, prefix: str) -> None:
+        self.work = workdir
+        self.host = workdir / "node-root"
+        self.conf_dir = self.host / "etc" / "cni" / "net.d"
+        self.bin_dir = self.host / "opt" / "cni" / "bin"
+        self.var_lib = self.host / "var" / "lib"
+        self.sa_dir = workdir / "serviceaccount"
+        self.lab = nslab.Lab(prefix)
+        self.cp: controlplane.ControlPlane | None = None
+        self.forwarder: ApiForwarder | None = None
+        self.entrypoint: subprocess.Popen[bytes] | None = None
+        self.node: nslab.Node | None = None
+        self.pod_ns = ""
+        self.added = False
+
+    # ------------------------------------------------------------------ helpers
+
+    def kubectl(self, *args: str, input_text: str | None = None) -> str:
+        assert self.cp is not None
+        return self.cp.kubectl(*args, input_text=input_text).stdout
+
+    def cnitool(self, command: str, cni_args: str) -> subprocess.CompletedProcess[bytes]:
+        """cnitool inside the node namespace, /var/lib bound to the node root's."""
+        assert self.cp is not None
+        assert self.node is not None
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "NETCONFPATH": str(self.conf_dir),
+            "CNI_PATH": f"{self.bin_dir}:{REFERENCE_PLUGINS}",
+            "CNI_ARGS": cni_args,
+        }
+        script = 'mount --bind "$1" /var/lib && shift && exec "$@"'
+        argv = ["ip", "netns", "exec", self.node.name, "sh", "-c", script, "sh",
+                str(self.var_lib), str(self.cp.binaries.cnitool), command,
+                "multus-cni-network", str(nslab.NETNS_DIR / self.pod_ns)]
+        return subprocess.run(argv, env=env, capture_output=True, timeout=120, check=False)
+
+    # ------------------------------------------------------------------ steps
+
+    def start_control_plane(self) -> None:
+        say("A cluster: etcd + kube-apiserver on loopback (no kubelet, no scheduler)")
+        self.cp = controlplane.ControlPlane(tmp_parent=self.work)
+        self.cp.start()
+        print(f"API server {self.cp.server}, up in {self.cp.start_seconds:.1f} s")
+
+    def apply_manifest(self) -> None:
+        say("Installation: kubectl apply -f deployments/multus-daemonset.yml")
+        manifest = REPO / "deployments" / "multus-daemonset.yml"
+        show("kubectl apply -f deployments/multus-daemonset.yml",
+             self.kubectl("apply", "-f", str(manifest)))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                     "crd/network-attachment-definitions.k8s.cni.cncf.io")
+        print("(no kubelet runs the DaemonSet here: its two containers' commands run "
+              "below, against a node namespace)")
+
+    def make_node(self) -> None:
+        say(f"Node {NODE_NAME}: a network namespace with eth0, and a default network")
+        self.node = self.lab.node()
+        print(f"node namespace {self.node.name}: eth0 (veth) is the host interface the "
+              "guide's macvlan uses")
+        for d in (self.conf_dir, self.bin_dir, self.var_lib, self.sa_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        master = self.conf_dir / "10-cbr0.conflist"
+        master.write_text(json.dumps(DEFAULT_NETWORK, indent=2) + "\n")
+        show(f"cat {master}", master.read_text())
+        assert self.cp is not None
+        port = int(self.cp.server.rsplit(":", 1)[1])
+        # the node namespace's 127.0.0.1:<port> reaches the API server (a real node's
+        # host network namespace would reach it directly)
+        self.forwarder = ApiForwarder(self.node.name, port)
+
+    def install_plugin(self) -> None:
+        say("DaemonSet init container: multusctl install --skip-config")
+        argv = [str(MULTUSCTL), "install", "--skip-config", "--layout=auto",
+                f"--cni-bin-dir={self.bin_dir}"]
+        if (FROZEN_DIR / "multus").exists():
+            argv.append(f"--frozen-dir={FROZEN_DIR}")
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        show("multusctl install --skip-config --layout=auto --cni-bin-dir=<node>/opt/cni/bin",
+             proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise QuickstartError("multusctl install failed")
+
+    def run_entrypoint(self) -> None:
+        say("DaemonSet container: multusctl entrypoint --multus-conf-file=auto")
+        assert self.cp is not None
+        token = self.cp.service_account_token("kube-system", "multus")
+        (self.sa_dir / "token").write_text(token)
+        shutil.copyfile(self.cp.ca_file, self.sa_dir / "ca.crt")
+        print("service account token: TokenRequest for kube-system/multus "
+              "(kubectl create token multus -n kube-system)")
+        host, port = self.cp.server.removeprefix("https://").rsplit(":", 1)
+        env = dict(os.environ, KUBERNETES_SERVICE_HOST=host, KUBERNETES_SERVICE_PORT=port)
+        kubeconfig = self.conf_dir / "multus.d" / "multus.kubeconfig"
+        argv = [str(MULTUSCTL), "entrypoint", "--multus-conf-file=auto",
+                f"--multus-autoconfig-dir={self.conf_dir}", f"--cni-conf-dir={self.conf_dir}",
+                f"--cni-bin-dir={self.bin_dir}", "--cleanup-config-on-exit=true",
+                "--skip-multus-binary-copy=true",
+                f"--multus-kubeconfig-file-host={kubeconfig}",
+                f"--service-account-dir={self.sa_dir}"]
+        print("$ multusctl entrypoint --multus-conf-file=auto --cni-conf-dir=<node>/etc/cni/"
+              "net.d --cleanup-config-on-exit=true ... &")
+        self.entrypoint = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+        target = self.conf_dir / "00-multus.conf"
+        deadline = time.monotonic() + 60
+        while not (target.exists() and kubeconfig.exists()):
+            if self.entrypoint.poll() is not None:
+                out = self.entrypoint.stdout.read().decode() if self.entrypoint.stdout else ""
+                raise QuickstartError(f"multusctl entrypoint exited:\n{out}")
+            if time.monotonic() > deadline:
+                raise QuickstartError("multusctl entrypoint wrote no 00-multus.conf in 60 s")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        listing = sorted(str(p.relative_to(self.conf_dir)) for p in self.conf_dir.rglob("*"))
+        show("ls -R <node>/etc/cni/net.d", "\n".join(listing))
+        show("cat <node>/etc/cni/net.d/00-multus.conf", target.read_text())
+
+    def create_nad(self) -> None:
+        say("Creating additional interfaces: the guide's macvlan-conf")
+        show("cat <<EOF | kubectl create -f -\n" + SEED_NAD + "EOF",
+             self.kubectl("create", "-f", "-", input_text=SEED_NAD))
+        show("kubectl get network-attachment-definitions",
+             self.kubectl("get", "network-attachment-definitions"))
+
+    def create_pod(self) -> tuple[str, str]:
+        say("Creating a pod that attaches an additional interface: samplepod")
+        doc = SEED_POD + f"  nodeName: {NODE_NAME}\n"
+        print(f"(the guide's pod, plus `spec.nodeName: {NODE_NAME}`: there is no scheduler)")
+        show("cat <<EOF | kubectl create -f -\n" + doc + "EOF",
+             self.kubectl("create", "-f", "-", input_text=doc))
+        uid = self.kubectl("get", "pod", "samplepod", "-o", "jsonpath={.metadata.uid}").strip()
+        self.pod_ns = self.lab.pod()
+        cid = f"quickstart-{uuid.uuid4().hex[:8]}"
+        args = (f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=samplepod;"
+                f"K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={uid}")
+        return uid, args
+
+    def add(self, cni_args: str) -> None:
+        say("The runtime wires the pod sandbox: cnitool add multus-cni-network")
+        proc = self.cnitool("add", cni_args)
+        show(f"NETCONFPATH=<node>/etc/cni/net.d cnitool add multus-cni-network "
+             f"/run/netns/{self.pod_ns}", (proc.stdout + proc.stderr).decode())
+        if proc.returncode != 0:
+            raise QuickstartError(f"cnitool add failed with status {proc.returncode}: the "
+                                  "plugin's error is above")
+        self.added = True
+
+    def inspect(self) -> None:
+        say("kubectl exec -it samplepod -- ip a   (here: ip a in the pod's namespace)")
+        out = subprocess.run(["ip", "-n", self.pod_ns, "a"], capture_output=True, text=True,
+                             check=True).stdout
+        show("ip a", out)
+        names = nslab.link_names(self.pod_ns)
+        missing = {"lo", "eth0", "net1"} - names
+        if missing:
+            raise QuickstartError(f"the pod lacks {sorted(missing)} (has {sorted(names)})")
+        print("3 interfaces: lo (loopback), eth0 (the default network), net1 (macvlan-conf)")
+        say("Network Status Annotations: kubectl describe pod samplepod")
+        described = self.kubectl("describe", "pod", "samplepod")
+        lines = described.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("Annotations:")),
+                     None)
+        if start is None:
+            raise QuickstartError("the pod has no annotations")
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i] and not lines[i].startswith(" ")), len(lines))
+        show("kubectl describe pod samplepod | sed -n '/^Annotations/,/^Status/p'",
+             "\n".join(lines[start:end]))
+        status = self.kubectl("get", "pod", "samplepod", "-o",
+                              "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/"
+                              "network-status}")
+        entries = json.loads(status) if status else []
+        names = [e.get("name") for e in entries]
+        if len(names) != 2 or names[0] != "cbr0" or not str(names[1]).endswith("macvlan-conf"):
+            raise QuickstartError(f"unexpected network-status: {status!r}")
+
+    def delete(self, cni_args: str) -> None:
+        say("The pod goes away: cnitool del multus-cni-network, kubectl delete")
+        proc = self.cnitool("del", cni_args)
+        show(f"cnitool del multus-cni-network /run/netns/{self.pod_ns}",
+             (proc.stdout + proc.stderr).decode() or "(no output: success)")
+        if proc.returncode != 0:
+            raise QuickstartError(f"cnitool del failed with status {proc.returncode}")
+        self.added = False
+        left = nslab.link_names(self.pod_ns) - {"lo"}
+        if left:
+            raise QuickstartError(f"DEL left links in the pod: {sorted(left)}")
+        show("kubectl delete pod samplepod", self.kubectl("delete", "pod", "samplepod",
+                                                          "--wait=false"))
+
+    def stop_entrypoint(self) -> None:
+        if self.entrypoint is None:
+            return
+        proc, self.entrypoint = self.entrypoint, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        show("multusctl entrypoint output (stopped with SIGTERM)", out)
+
+    def cleanup(self) -> list[str]:
+        problems: list[str] = []
+        if self.added and self.cp is not None:
+            try:
+                self.cnitool("del", "IgnoreUnknown=1")
+            except (OSError, subprocess.SubprocessError) as e:
+                problems.append(f"cnitool del: {e}")
+        self.stop_entrypoint()
+        if (self.conf_dir / "00-multus.conf").exists():
+            problems.append("00-multus.conf survived --cleanup-config-on-exit")
+        if self.forwarder is not None:
+            self.forwarder.close()
+        problems += self.lab.teardown()
+        if self.cp is not None:
+            self.cp.stop()
+        return problems
+
+    def run(self) -> None:
+        self.start_control_plane()
+        self.apply_manifest()
+        self.make_node()
+        self.install_plugin()
+        self.run_entrypoint()
+        self.create_nad()
+        _uid, cni_args = self.create_pod()
+        self.add(cni_args)
+        self.inspect()
+        self.delete(cni_args)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="the Multus quickstart, locally")
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--prefix", default=nslab.default_prefix())
+    args = parser.parse_args()
+    qs = Quickstart(args.workdir, args.prefix)
+    status = 0
+    try:
+        qs.run()
+    except (QuickstartError, controlplane.ControlPlaneError, nslab.NetnsError) as e:
+        print(f"\nquickstart: FAILED: {e}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        say("Clean-up")
+        problems = qs.cleanup()
+        for p in problems:
+            print(f"quickstart: clean-up: {p}", file=sys.stderr)
+        if problems:
+            status = status or 1
+        else:
+            print("removed: the pod and node namespaces, the entrypoint (and the 00-multus.conf "
+                  "it generated), the control plane")
+    if status == 0:
+        say("Done: the quickstart ran end to end")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
