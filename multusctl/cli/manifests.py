@@ -168,9 +168,17 @@ class _Builder:
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
         self.plain_cache: dict[str, Any] = {}
+        table = self.resolver.yaml_implicit_resolvers
+        # First characters that some implicit resolver (bool, int, null, …) claims; with a
+        # wildcard resolver (key None) every scalar must go through the resolver.
+        self.resolvable_first: frozenset[str] | _Everything = (
+            _Everything() if None in table else frozenset(k for k in table if k)
+        )
 
     def plain(self, value: str) -> Any:
         """Resolve an untagged plain scalar as the safe loader does (null, bool, int, …)."""
+        if value and value[0] not in self.resolvable_first:
+            return value  # no implicit resolver starts with this character: a string
         try:
             return self.plain_cache[value]
         except KeyError:
@@ -240,6 +248,11 @@ class _Builder:
             else:
                 container[frame[1]] = value
                 frame[1] = _MISSING
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
