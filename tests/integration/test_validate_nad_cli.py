@@ -345,3 +345,115 @@ current-context: x
 """)
     proc = run("--from-cluster", "--kubeconfig", str(kubeconfig))
     assert_one_error_line(proc, "cannot reach the API server")
+
+
+# --- --from-cluster against a stub API server (the real one: tests/cluster) -----------------
+
+
+class _StubApi:
+    """Serves NAD lists over plain HTTP on loopback, a page of two items at a time."""
+
+    def __init__(self, nads: list[dict[str, Any]], *, status: int = 200) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        self.requests: list[str] = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                stub.requests.append(self.path)
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                parts = url.path.strip("/").split("/")
+                if status != 200:
+                    return self._send(status, {"kind": "Status", "code": status,
+                                               "reason": "Forbidden", "message": "no"})
+                ns = parts[4] if parts[3] == "namespaces" else None
+                items = [n for n in nads if ns is None or n["metadata"]["namespace"] == ns]
+                start = int(query.get("continue", ["0"])[0])
+                limit = int(query.get("limit", ["500"])[0])
+                page, rest = items[start:start + min(limit, 2)], items[start + 2:]
+                meta = {"continue": str(start + 2)} if rest else {}
+                return self._send(200, {"apiVersion": "k8s.cni.cncf.io/v1",
+                                        "kind": "NetworkAttachmentDefinitionList",
+                                        "metadata": meta, "items": page})
+
+            def _send(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def kubeconfig(self, path: Path, namespace: str | None = None) -> Path:
+        context: dict[str, str] = {"cluster": "c", "user": "u"}
+        if namespace:
+            context["namespace"] = namespace
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "x",
+            "clusters": [{"name": "c", "cluster": {"server": self.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "x", "context": context}],
+        }))
+        return path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _cluster_nad(ns: str, name: str, config: str) -> dict[str, Any]:
+    return {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+            "metadata": {"namespace": ns, "name": name}, "spec": {"config": config}}
+
+
+def test_from_cluster_pages_through_the_list(tmp_path: Path) -> None:
+    ok = '{"cniVersion": "1.0.0", "type": "bridge"}'
+    nads = [_cluster_nad("a", f"n{i}", ok) for i in range(5)]
+    nads.append(_cluster_nad("b", "broken", "{"))
+    stub = _StubApi(nads)
+    try:
+        proc = run("--from-cluster", "--kubeconfig", str(stub.kubeconfig(tmp_path / "kc", "a")),
+                   "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert [r["source"] for r in as_json(proc)["results"]] == [f"a/n{i}" for i in range(5)]
+        assert len(stub.requests) == 3  # pages of two
+        assert all("/namespaces/a/network-attachment-definitions" in p for p in stub.requests)
+
+        every = run("--from-cluster", "-A", "--kubeconfig", str(tmp_path / "kc"), "-o", "json")
+        assert every.returncode == 1
+        assert as_json(every)["results"][-1]["source"] == "b/broken"
+        assert stub.requests[-1].startswith("/apis/k8s.cni.cncf.io/v1/network-attachment-")
+    finally:
+        stub.close()
+
+
+def test_from_cluster_default_namespace_and_forbidden(tmp_path: Path) -> None:
+    stub = _StubApi([])
+    try:
+        proc = run("--from-cluster", "--kubeconfig", str(stub.kubeconfig(tmp_path / "kc")))
+        assert proc.returncode == 0
+        assert stub.requests[0].startswith(
+            "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions")
+        assert "note: no NetworkAttachmentDefinitions found" in proc.stderr
+    finally:
+        stub.close()
+    denied = _StubApi([], status=403)
+    try:
+        proc = run("--from-cluster", "-n", "x", "--kubeconfig",
+                   str(denied.kubeconfig(tmp_path / "kc2")))
+        assert_one_error_line(proc, "not allowed to list network-attachment-definitions in "
+                                    "namespace x (HTTP 403")
+    finally:
+        denied.close()
