@@ -530,3 +530,18 @@ def test_cli_auto_mode_writes_shim_config_and_sigterm_exits_0(tmp_path: Path) ->
     assert target.exists()  # kept across a restart (BUG-11)
     assert not (tmp_path / "run" / "multus.sock").exists()
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def test_shim_imports_only_the_standard_library() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        f"import sys; sys.path.insert(0, {str(repo)!r}); import multusctl.bin.shim as s; "
+        "import os; os.environ.pop('CNI_COMMAND', None); "
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    ours = [m for m in out if m.startswith("multusctl")]
+    assert ours == ["multusctl", "multusctl.bin", "multusctl.bin.shim"], ours
+    heavy = {"http", "urllib", "ssl", "email", "kubernetes", "yaml", "typer", "rich"}
+    assert not {m.split(".")[0] for m in out} & heavy
