@@ -233,15 +233,7 @@ def _start_server(
     thread = threading.Thread(target=server.serve_forever, name="multus-socket", daemon=True)
     thread.start()
     server.ready.set()
-    if conf.chroot_dir and "chroot_dir" not in _request_fields():
-        log.error("chrootDir is set but this build cannot chroot delegates; running unchrooted")
     return server, closers
-
-
-def _request_fields() -> frozenset[str]:
-    from multusctl.daemon import service
-
-    return service._REQUEST_FIELDS
 
 
 def _delegate_handler(service: CniService) -> Callable[[bytes], Reply]:

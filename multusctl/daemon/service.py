@@ -10,7 +10,6 @@ execute the core at once; the rest wait for a slot (they never fail for lack of 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import traceback
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 
-#: ``commands.Request`` gained ``chroot_dir`` after this module was written; pass it only
-#: when the core knows it (THK-17).
-_REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(commands.Request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +167,6 @@ class CniService:
             path=args.path,
             arg_pairs=args.arg_pairs,
         )
-        extra: dict[str, Any] = {}
-        if self.conf.chroot_dir and "chroot_dir" in _REQUEST_FIELDS:
-            extra["chroot_dir"] = self.conf.chroot_dir
         kube = self.kube.for_request(args.pod_uid) if self.kube is not None else None
         return commands.Request(
             env=env,
@@ -183,7 +176,7 @@ class CniService:
             kube=kube,
             stderr_sink=self.stderr_sink,
             device_allocator=self.device_allocator,
-            **extra,
+            chroot_dir=self.conf.chroot_dir,
         )
 
     def _run(self, args: wire.CmdArgs, request: wire.WireRequest) -> Reply:

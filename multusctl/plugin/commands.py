@@ -52,6 +52,8 @@ class Request:
     device_allocator: Callable[[dict[str, Any]], Callable[[str], str | None]] | None = None
     #: Where device-info files live (CORE-20).
     devinfo_dir: str = "/var/run/k8s.cni.cncf.io/devinfo"
+    #: Thick daemon: run delegates chrooted into the host root (THK-17); empty = no chroot.
+    chroot_dir: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,7 @@ def _executor(req: Request) -> invoke.Executor:
         cache_dir=req.conf.cni_dir,
         timeout=req.conf.delegate_timeout,
         stderr_sink=req.stderr_sink,
+        chroot_dir=req.chroot_dir,
     )
 
 
