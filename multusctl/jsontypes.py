@@ -15,6 +15,23 @@ JSONValue: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | N
 JSONObject: TypeAlias = dict[str, Any]
 
 
+def kind_of(value: object) -> str:
+    """Name a JSON value's type the way a user reads it, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 # --------------------------------------------------------------------------- CNI results
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from multusctl import gojson
 from multusctl.cni import version as cniversion
 from multusctl.errors import DecodeError, IncompatibleVersion
+from multusctl.jsontypes import kind_of
 
 __all__ = [
     "FAMILY_020",
@@ -76,7 +77,7 @@ def parse(raw: bytes, conf_version: str = "") -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise DecodeError(
-            f"failed to unmarshal raw result: expected a JSON object, got {_kind(data)}"
+            f"failed to unmarshal raw result: expected a JSON object, got {kind_of(data)}"
         )
     declared = data.get("cniVersion")
     if not isinstance(declared, str) or not declared:
@@ -90,7 +91,7 @@ def result_version(result: Mapping[str, Any]) -> str:
     if value is None or value == "":
         return cniversion.DEFAULT
     if not isinstance(value, str):
-        raise DecodeError(f"invalid result: cniVersion: expected a string, got {_kind(value)}")
+        raise DecodeError(f"invalid result: cniVersion: expected a string, got {kind_of(value)}")
     return value
 
 
@@ -162,22 +163,6 @@ def empty_pod_not_found_result(ifname: str, netns: str, cni_version: str) -> dic
 # --------------------------------------------------------------------------- decoding
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _bad(path: str, message: str) -> DecodeError:
     return DecodeError(f"invalid result: {path}: {message}")
 
@@ -189,7 +174,7 @@ def _fields(obj: object, names: tuple[str, ...], path: str) -> dict[str, Any]:
     earlier ones, unknown keys are ignored, ``null`` counts as absent.
     """
     if not isinstance(obj, Mapping):
-        raise _bad(path, f"expected an object, got {_kind(obj)}")
+        raise _bad(path, f"expected an object, got {kind_of(obj)}")
     folded = {name.lower(): name for name in names}
     picked: dict[str, Any] = {}
     for key, value in obj.items():
@@ -203,7 +188,7 @@ def _str(value: object, path: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _bad(path, f"expected a string, got {_kind(value)}")
+        raise _bad(path, f"expected a string, got {kind_of(value)}")
     return value
 
 
@@ -211,7 +196,7 @@ def _int(value: object, path: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(path, f"expected an integer, got {_kind(value)} ({value!r})")
+        raise _bad(path, f"expected an integer, got {kind_of(value)} ({value!r})")
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise _bad(path, f"integer {value} out of range")
     return value
@@ -221,7 +206,7 @@ def _list(value: object, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _bad(path, f"expected an array, got {_kind(value)}")
+        raise _bad(path, f"expected an array, got {kind_of(value)}")
     return value
 
 
@@ -408,7 +393,7 @@ def _decode_100(obj: Mapping[str, Any], version: str) -> dict[str, Any]:
 
 def _decode(result: Mapping[str, Any], version: str) -> dict[str, Any]:
     if not isinstance(result, Mapping):
-        raise DecodeError(f"invalid result: expected a JSON object, got {_kind(result)}")
+        raise DecodeError(f"invalid result: expected a JSON object, got {kind_of(result)}")
     if version in FAMILY_020:
         return _decode_020(result, version)
     if version in FAMILY_040:

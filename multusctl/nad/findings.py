@@ -155,23 +155,6 @@ class Collector:
         self.findings.append(Finding(severity, self.label, path, check, message))
 
 
-def kind_of(value: object) -> str:
-    """Name a JSON value's type the way a user reads it (for messages)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def quote(value: object) -> str:
     """Show a value in a message the way it appears in JSON (``"eth0"``, ``5``, ``null``)."""
     try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from multusctl.jsontypes import kind_of as _kind
 from multusctl.nad import addr
 from multusctl.nad.addr import Addr, Net
 from multusctl.nad.findings import Collector, IpRange, join
-from multusctl.nad.findings import kind_of as _kind
 from multusctl.nad.findings import quote as _q
 
 #: Characters that make a plugin ``type`` a path instead of a binary name.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from multusctl.jsontypes import kind_of as _kind
 from multusctl.nad.findings import Collector, join
-from multusctl.nad.findings import kind_of as _kind
 from multusctl.nad.findings import quote as _q
 
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")

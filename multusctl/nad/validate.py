@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from multusctl.cni.version import SUPPORTED_VERSIONS
+from multusctl.jsontypes import kind_of as _kind
 from multusctl.nad.findings import (
     ERROR,
     WARNING,
@@ -31,7 +32,6 @@ from multusctl.nad.findings import (
     NadReport,
     join,
 )
-from multusctl.nad.findings import kind_of as _kind
 from multusctl.nad.findings import quote as _q
 from multusctl.nad.ipam import PATH_SEPARATORS, check_ipam
 from multusctl.nad.plugins import check_plugin
