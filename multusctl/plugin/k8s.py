@@ -131,7 +131,7 @@ class Resolver:
                 "expected a JSON object"
             )
         check_delegate(data, "")
-        _validate(str(config), f"{namespace}/{name}", nad)
+        _validate(str(config), f"{namespace}/{name}", nad, self.log)
         if not data.get("name"):
             data["name"] = name
             return json.dumps(data).encode()
@@ -235,15 +235,28 @@ class Resolver:
         return mark_default_route_filters(items)
 
 
-def _validate(config: str, label: str, nad: Mapping[str, Any]) -> None:
-    """The same validator as ``multusctl validate-nad``: its errors fail the attachment."""
+def _validate(config: str, label: str, nad: Mapping[str, Any], log: Log) -> None:
+    """The same validator as ``multusctl validate-nad``.
+
+    Errors that make a config unusable for libcni (bad JSON, neither conf nor conflist, a
+    missing or path-like ``type``) fail the attachment; every other finding is logged, so
+    NADs that upstream accepts keep working (the delegate itself may still refuse them).
+    """
     from multusctl.nad import validate
 
     annots = (nad.get("metadata") or {}).get("annotations") or {}
     findings = validate.validate_config(
         config, source=label, has_resource=RESOURCE_NAME_ANNOT in annots
     )
-    errors = [f for f in findings if f.severity == "error"]
+    for finding in findings:
+        if finding.check not in validate.LOAD_FATAL_CHECKS:
+            log.error(
+                f"network-attachment-definition {label}: {finding.severity}: "
+                f"spec.config.{finding.path}: {finding.message}"
+            )
+    errors = [
+        f for f in findings if f.severity == "error" and f.check in validate.LOAD_FATAL_CHECKS
+    ]
     if errors:
         first = errors[0]
         where = f"spec.config.{first.path}" if first.path else "spec.config"

@@ -174,12 +174,19 @@ def test_empty_spec_resolves_to_conf_dir_file(tmp_path: Path) -> None:
 
 
 def test_invalid_nad_rejected_by_validator() -> None:
-    bad = dict(MACVLAN, ipam={"type": "host-local", "subnet": "192.168.1.0/24",
-                              "rangeStart": "10.0.0.1"})
+    bad = {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "a/b"}]}
     kube = MemoryKube([nad("bad", config=bad)])
     r = resolver(kube, pod({"k8s.v1.cni.cncf.io/networks": "bad"}))
     with pytest.raises(MultusError, match="network-attachment-definition default/bad is invalid"):
         r.pod_delegates([])
+
+
+def test_other_validator_errors_only_logged() -> None:
+    odd = dict(MACVLAN, ipam={"type": "host-local", "subnet": "192.168.1.0/24",
+                              "rangeStart": "10.0.0.1"})
+    kube = MemoryKube([nad("odd", config=odd)])
+    r = resolver(kube, pod({"k8s.v1.cni.cncf.io/networks": "odd"}))
+    assert [d.name for d in r.pod_delegates([])] == ["default/odd"]
 
 
 def test_uid_mismatch_and_static_pods() -> None:
