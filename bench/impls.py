@@ -85,7 +85,7 @@ class BenchPod:
 class Shared:
     """What every implementation shares: the API server, the lab, a tmp root."""
 
-    cp: controlplane.ControlPlane
+    cp: controlplane.ControlPlane | None
     api: Any  # kubernetes.client.ApiClient as admin
     sa_kubeconfig: Path
     lab: nslab.Lab
@@ -405,15 +405,23 @@ class ThinPlugin(Implementation):
     #: Prepended to the command line (a profiler, for ``--profile``).
     prefix: list[str] = field(default_factory=list)
 
-    def conf(self) -> dict[str, Any]:
+    def conf(self, pod: BenchPod) -> dict[str, Any]:
         assert self.shared is not None
-        return multus_conf(self.s, self.shared.sa_kubeconfig)
+        if self.kube:
+            return multus_conf(self.s, self.shared.sa_kubeconfig)
+        # delegates mode (no API): the cluster conflist and the pod's macvlans, inline
+        conf = multus_conf(self.s, Path())
+        del conf["kubeconfig"], conf["clusterNetwork"]
+        conf["delegates"] = [cluster_conflist(self.s.dirs)] + [
+            macvlan_conf(self.s.dirs, k) for k in range(1, pod.nads + 1)
+        ]
+        return conf
 
     def call(self, command: str, pod: BenchPod) -> Exec:
         return run_timed(
             [*self.prefix, str(self.binary)],
             env=self.env(command, pod),
-            stdin=json.dumps(self.conf()).encode(),
+            stdin=json.dumps(self.conf(pod)).encode(),
             netns=self.s.node.name,
         )
 

@@ -96,7 +96,7 @@ def discover(args: argparse.Namespace) -> tuple[list[Implementation], list[str]]
         found.append(impls.ThinPlugin("ours-thin", "multusctl thin", binary=ours))
     else:
         notes.append(f"ours thin missing: {ours}")
-    up = upstream_bin_dir()
+    up = Path(args.upstream_dir) if args.upstream_dir else upstream_bin_dir()
     if impls.is_executable(up / "multus"):
         found.append(impls.ThinPlugin("upstream-thin", "upstream thin", binary=up / "multus"))
     else:
@@ -113,6 +113,11 @@ def discover(args: argparse.Namespace) -> tuple[list[Implementation], list[str]]
         notes += thick_notes
     except ImportError as e:
         notes.append(f"thick rows left out: {e}")
+    if args.delegates_mode:
+        found = [i for i in found if isinstance(i, (impls.RawDelegates, impls.ThinPlugin))]
+        for i in found:
+            i.kube = False
+        notes.append("delegates mode: no API server; thick rows left out")
     if args.only:
         keep = set(args.only.split(","))
         found = [i for i in found if i.key in keep or i.key == "raw"]
@@ -170,8 +175,8 @@ class Bench:
         self.calls: list[Call] = []
         self.findings: dict[str, list[str]] = {r.key: [] for r in rows}
         self.burst: dict[str, Any] = {}
-        self.apiserver_pid = shared.cp.pid("kube-apiserver")
-        self.etcd_pid = shared.cp.pid("etcd")
+        self.apiserver_pid = shared.cp.pid("kube-apiserver") if shared.cp else None
+        self.etcd_pid = shared.cp.pid("etcd") if shared.cp else None
 
     def apiserver_cpu(self) -> float:
         pid = self.apiserver_pid
@@ -503,6 +508,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-extras", action="store_true", help="skip watch-loop and validate-nad")
     p.add_argument("--only", help="comma-separated implementation keys (raw always runs)")
     p.add_argument("--no-thick", action="store_true", help="leave the thick rows out")
+    p.add_argument("--upstream-dir", help="directory of upstream's binaries "
+                   "(default: tests/cluster/build-upstream.sh --print-bin-dir)")
+    p.add_argument("--delegates-mode", action="store_true",
+                   help="no API server: thin rows in delegates mode (fallback when the "
+                        "control-plane binaries are not built)")
     p.add_argument("--ours", help="path of our multus executable (overrides --ours-layout)")
     p.add_argument("--ours-layout", choices=("python", "venv"), default="python",
                    help="python: `multusctl install --layout python` into a temp dir (what "
@@ -521,7 +531,8 @@ def phases(args: argparse.Namespace, bench: Bench, root: Path, result: dict[str,
     bench.serial()
     result["apiserver_cpu_serial"] = bench.apiserver_cpu() - a0
     result["serial"] = summarise(bench)
-    result["requests"] = bench.attribute_requests(root / "audit.log")
+    if not args.delegates_mode:
+        result["requests"] = bench.attribute_requests(root / "audit.log")
     if not args.no_burst:
         bench.burst_all()
     result["burst"] = bench.burst
@@ -546,14 +557,17 @@ def execute(args: argparse.Namespace, rows: list[Implementation], result: dict[s
     rc = 0
     with signals():
         try:
-            print("starting the control plane …", flush=True)
-            cp.start()
-            manifests.apply(cp)
-            sa = cp.service_account_kubeconfig(
-                manifests.MULTUS_NAMESPACE, manifests.MULTUS_SERVICE_ACCOUNT
-            )
-            api = kubeobjects.api_client(cp.admin_kubeconfig)
-            shared = Shared(cp=cp, api=api, sa_kubeconfig=sa, lab=lab, root=root)
+            if args.delegates_mode:
+                shared = Shared(cp=None, api=None, sa_kubeconfig=Path(), lab=lab, root=root)
+            else:
+                print("starting the control plane …", flush=True)
+                cp.start()
+                manifests.apply(cp)
+                sa = cp.service_account_kubeconfig(
+                    manifests.MULTUS_NAMESPACE, manifests.MULTUS_SERVICE_ACCOUNT
+                )
+                api = kubeobjects.api_client(cp.admin_kubeconfig)
+                shared = Shared(cp=cp, api=api, sa_kubeconfig=sa, lab=lab, root=root)
             for r in rows:
                 set_up.append(r)
                 r.setup(shared)
