@@ -3,16 +3,64 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from multusctl import __version__
 from multusctl.cli import console
 from multusctl.errors import ExitStatus, MultusError
 
+#: ``multusctl <name>`` → (module under ``multusctl.cli.commands``, has a custom click class).
+#: Modules are imported only when their command runs (or for ``--help``), so a command
+#: never pays for the imports of the others (the daemon's, the installer's, …).
+COMMANDS: dict[str, tuple[str, bool]] = {
+    "cni": ("cni", False),
+    "explain": ("explain", False),
+    "validate-nad": ("validate_nad", False),
+    "entrypoint": ("entrypoint", True),
+    "generate-config": ("generate_config", True),
+    "kubeconfig": ("kubeconfig", True),
+    "install": ("install", True),
+    "daemon": ("daemon", False),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import one command module and build its click command."""
+    import importlib
+
+    module_name, custom_cls = COMMANDS[name]
+    module = importlib.import_module(f"multusctl.cli.commands.{module_name}")
+    single = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+    kwargs: dict[str, object] = {"name": name, "help": module.__doc__}
+    if custom_cls:
+        kwargs["cls"] = module.Command
+    single.command(**kwargs)(module.command)  # type: ignore[arg-type]
+    command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose subcommands are loaded on first use."""
+
+    # ``Any``: typer 0.29 vendors its own click, older releases use click itself.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+
 app = typer.Typer(
     name="multusctl",
+    cls=LazyGroup,
     help="Multus CNI in Python: the meta-plugin, its node installer and tools.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -50,49 +98,6 @@ def root(
 
 
 _state: dict[str, bool] = {"debug": False}
-
-
-def _register() -> None:
-    from multusctl.cli.commands import cni
-
-    app.command(name="cni", help=cni.__doc__)(cni.command)
-
-    from multusctl.cli.commands import explain
-
-    app.command(name="explain", help=explain.__doc__)(explain.command)
-
-    from multusctl.cli.commands import validate_nad
-
-    app.command(name="validate-nad", help=validate_nad.__doc__)(validate_nad.command)
-
-    from multusctl.cli.commands import entrypoint
-
-    app.command(name="entrypoint", cls=entrypoint.Command, help=entrypoint.__doc__)(
-        entrypoint.command
-    )
-
-    from multusctl.cli.commands import generate_config
-
-    app.command(name="generate-config", cls=generate_config.Command, help=generate_config.__doc__)(
-        generate_config.command
-    )
-
-    from multusctl.cli.commands import kubeconfig
-
-    app.command(name="kubeconfig", cls=kubeconfig.Command, help=kubeconfig.__doc__)(
-        kubeconfig.command
-    )
-
-    from multusctl.cli.commands import install
-
-    app.command(name="install", cls=install.Command, help=install.__doc__)(install.command)
-
-    from multusctl.cli.commands import daemon
-
-    app.command(name="daemon", help=daemon.__doc__)(daemon.command)
-
-
-_register()
 
 
 def main() -> None:
