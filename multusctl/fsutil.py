@@ -9,11 +9,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600) -> None:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600, *, durable: bool = True
+) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never less.
 
-    The temp file lives in the destination directory (same filesystem), is fsynced,
-    gets ``mode`` and is renamed over the destination. On any failure it is removed.
+    The temp file lives in the destination directory (same filesystem), gets ``mode`` and
+    is renamed over the destination. On any failure it is removed. ``durable`` fsyncs it
+    first; per-pod caches skip that (as libcni does): they are on every pod's critical path
+    and a node crash takes the pods' namespaces with it.
     """
     dest = Path(path)
     payload = data.encode() if isinstance(data, str) else data
@@ -21,8 +25,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:

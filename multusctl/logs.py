@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import gzip
 import io
 import os
 import re
-import shutil
 import stat
 import threading
 from collections.abc import Callable
@@ -258,6 +256,9 @@ class _RotatingFile:
 
     @staticmethod
     def _compress(src: Path) -> None:
+        import gzip  # only when a rotated file is compressed: not on the CNI hot path
+        import shutil
+
         dst = src.with_name(src.name + ".gz")
         try:
             info = src.stat()

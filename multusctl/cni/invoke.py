@@ -348,7 +348,7 @@ def write_cached_result(
     }
     path = cache_path(executor.cache_dir, network.name, rt)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fsutil.atomic_write(path, json.dumps(entry), mode=0o600)
+    fsutil.atomic_write(path, json.dumps(entry), mode=0o600, durable=False)
 
 
 def read_cached_result(cache_dir: str, network: str, rt: RuntimeConf) -> dict[str, Any] | None:
@@ -387,7 +387,7 @@ def rewrite_cached_result(
     if not isinstance(res, dict):
         return False
     entry["result"] = edit(res)
-    fsutil.atomic_write(path, json.dumps(entry), mode=0o600)
+    fsutil.atomic_write(path, json.dumps(entry), mode=0o600, durable=False)
     return True
 
 

@@ -71,7 +71,9 @@ def save(cni_dir: str, container_id: str, delegates: Sequence[Delegate]) -> None
     """Write the cache atomically (dir 0700, file 0600)."""
     try:
         os.makedirs(cni_dir, mode=0o700, exist_ok=True)
-        fsutil.atomic_write(path_for(cni_dir, container_id), render(delegates), mode=0o600)
+        fsutil.atomic_write(
+            path_for(cni_dir, container_id), render(delegates), mode=0o600, durable=False
+        )
     except OSError as exc:
         raise MultusError(f"error saving the delegates: {exc}", code=CniCode.IO_FAILURE) from None
 

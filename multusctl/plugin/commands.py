@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multusctl.cni import invoke
 from multusctl.cni import result as cniresult
@@ -27,10 +27,12 @@ from multusctl.errors import (
     TryAgainLater,
 )
 from multusctl.plugin import cache, delegates, devinfo, netns
-from multusctl.plugin import k8s as k8s_mod
 from multusctl.plugin.delegates import Delegate
 from multusctl.plugin.netconf import NetConf
 from multusctl.plugin.ports import Clock, KubeAPI, Log, SystemClock
+
+if TYPE_CHECKING:
+    from multusctl.plugin import k8s as k8s_mod
 
 READINESS_INTERVAL = 1.0
 READINESS_TIMEOUT = 45.0
@@ -47,7 +49,8 @@ class Request:
     kube: KubeAPI | None = None
     clock: Clock = field(default_factory=SystemClock)
     stderr_sink: invoke.StderrSink | None = None
-    link_exists: Callable[[str, str], bool] = netns.link_exists
+    #: Which of the given interface names already exist in the pod netns (CORE-09).
+    existing_links: Callable[[str, Sequence[str]], set[str]] = netns.existing_links
     #: Builds the per-request device allocator (``resourceName`` → next device ID).
     device_allocator: Callable[[dict[str, Any]], Callable[[str], str | None]] | None = None
     #: Where device-info files live (CORE-20).
@@ -114,6 +117,8 @@ def _no_kube_error() -> MultusError:
 
 
 def _resolver(req: Request, k8s: K8sArgs, pod: dict[str, Any] | None) -> k8s_mod.Resolver:
+    from multusctl.plugin import k8s as k8s_mod
+
     assert req.kube is not None  # noqa: S101 - callers check
     allocator = None
     if pod is not None and req.device_allocator is not None:
@@ -146,6 +151,8 @@ def plan_add(req: Request, *, wait: bool = True, emit_events: bool = False) -> P
     pod: dict[str, Any] | None = None
     resolver: k8s_mod.Resolver | None = None
     if req.kube is not None and k8s.pod_name:
+        from multusctl.plugin import k8s as k8s_mod
+
         try:
             pod = k8s_mod.get_pod(req.kube, k8s, req.clock, req.log, is_del=False)
         except MultusError as exc:
@@ -280,6 +287,15 @@ def cmd_add(req: Request) -> dict[str, Any]:
         )
     k8s, items, rts = plan.k8s, plan.delegates, plan.runtime_confs
     prefix = _prefix(k8s)
+    # One namespace probe for every name; a name repeated in the list collides too.
+    try:
+        taken = (
+            req.existing_links(req.env.netns, [rt.ifname for rt in rts])
+            if req.env.netns
+            else set()
+        )
+    except MultusError as exc:
+        raise exc.prefixed(prefix) from None
     try:
         cache.save(conf.cni_dir, req.env.container_id, items)
     except MultusError as exc:
@@ -290,12 +306,13 @@ def cmd_add(req: Request) -> dict[str, Any]:
         network = delegate.network()
         try:
             _check_capabilities(conf, delegate, network, rt)
-            if req.env.netns and req.link_exists(req.env.netns, rt.ifname):
+            if rt.ifname in taken:
                 kind = "" if network.is_list else str(network.plugins[0].get("type", ""))
                 raise MultusError(
                     f'DelegateAdd: cannot set "{kind}" interface name to "{rt.ifname}": '
                     f"validateIfName: interface name {rt.ifname} already exists"
                 )
+            taken.add(rt.ifname)
             _copy_devinfo(req, delegate, rt)
             result = invoke.add(executor, network, rt)
         except MultusError as exc:
@@ -364,6 +381,8 @@ def _apply_default_routes(
     """CORE-14: replace default routes per request; returns results as the pod sees them."""
     if not any(d.default_route is not None for d in items):
         return results
+    from multusctl.plugin import k8s as k8s_mod
+
     adjusted: list[dict[str, Any]] = []
     for delegate, rt, result in zip(items, rts, results, strict=True):
         drop, gateways = k8s_mod.default_route_plan(delegate, result)
@@ -424,6 +443,8 @@ def _write_network_status(
     req: Request, plan: Plan, results: Sequence[Mapping[str, Any]], prefix: str
 ) -> None:
     """ANN-08: one PATCH of ``pods/status``; a pod deleted meanwhile is tolerated."""
+    from multusctl.plugin import k8s as k8s_mod
+
     assert req.kube is not None  # noqa: S101 - caller checks
     assert plan.pod is not None  # noqa: S101 - caller checks
     from multusctl.plugin import status as status_mod
@@ -465,6 +486,8 @@ def _add_error(exc: MultusError, k8s: K8sArgs, network: str) -> MultusError:
 
 def _delegates_for_del(req: Request, k8s: K8sArgs) -> list[Delegate] | None:
     """The cached delegates; without a cache, rebuilt from the pod (or the config)."""
+    from multusctl.plugin import k8s as k8s_mod
+
     conf = req.conf
     try:
         cached = cache.load(conf.cni_dir, req.env.container_id)

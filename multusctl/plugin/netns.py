@@ -1,92 +1,90 @@
-"""Tiny network-namespace helpers for the hot path (stdlib + ctypes, no pyroute2)."""
+"""Tiny network-namespace helpers for the hot path (stdlib + ctypes, no pyroute2).
+
+Each helper enters the namespace on a short-lived thread (network namespaces are
+per-thread in Linux), so the calling thread, and the process, never change namespace.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from multusctl.errors import MultusError
 
 _CLONE_NEWNET = 0x40000000
 
 
-def _setns(fd: int) -> None:
+def _libc() -> Any:
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(libc: Any, fd: int) -> None:
     if libc.setns(fd, _CLONE_NEWNET) != 0:
+        import ctypes
+
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
 
-def link_exists(netns_path: str, ifname: str) -> bool:
-    """Whether ``ifname`` exists inside the network namespace at ``netns_path``.
-
-    Runs in a short-lived thread that enters the namespace, so the calling thread (and
-    the process) never changes namespace.
-    """
+def _in_netns(netns_path: str, work: Callable[[Any], object], what: str) -> object:
+    """Run ``work(libc)`` on a thread inside the namespace; return its value."""
     try:
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise MultusError(f"validateIfName: no net namespace {netns_path} found: {exc}") from None
+        raise MultusError(f"{what}: no net namespace {netns_path} found: {exc}") from None
+    libc = _libc()
     outcome: dict[str, object] = {}
 
-    def probe() -> None:
+    def run() -> None:
         try:
-            _setns(fd)
-            try:
-                socket.if_nametoindex(ifname)
-            except OSError:
-                outcome["exists"] = False
-            else:
-                outcome["exists"] = True
+            _setns(libc, fd)
+            outcome["value"] = work(libc)
         except OSError as exc:
             outcome["error"] = exc
 
     try:
-        worker = threading.Thread(target=probe, name="netns-probe")
+        worker = threading.Thread(target=run, name="netns")
         worker.start()
         worker.join()
     finally:
         os.close(fd)
     if "error" in outcome:
-        raise MultusError(
-            f"validateIfName: no net namespace {netns_path} found: {outcome['error']}"
-        )
-    return outcome.get("exists") is True
+        raise MultusError(f"{what}: no net namespace {netns_path} found: {outcome['error']}")
+    return outcome.get("value")
+
+
+def existing_links(netns_path: str, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` already exist as links in the namespace at ``netns_path``."""
+    wanted = list(names)
+
+    def probe(libc: Any) -> set[str]:
+        return {n for n in wanted if libc.if_nametoindex(n.encode()) != 0}
+
+    found = _in_netns(netns_path, probe, "validateIfName")
+    return found if isinstance(found, set) else set()
+
+
+def link_exists(netns_path: str, ifname: str) -> bool:
+    """Whether ``ifname`` exists inside the network namespace at ``netns_path``."""
+    return ifname in existing_links(netns_path, [ifname])
 
 
 def run_in_netns(netns_path: str, argv: list[str]) -> tuple[int, str]:
     """Run ``argv`` inside the network namespace at ``netns_path``; (exit status, output).
 
-    The child is forked from a thread that entered the namespace, so it starts there;
-    the calling thread never changes namespace.
+    The child is forked from the thread that entered the namespace, so it starts there.
     """
     import subprocess
 
-    try:
-        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise MultusError(f"no net namespace {netns_path} found: {exc}") from None
-    outcome: dict[str, object] = {}
+    def work(_libc: Any) -> tuple[int, str]:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return proc.returncode, (proc.stdout + proc.stderr).strip()
 
-    def work() -> None:
-        try:
-            _setns(fd)
-            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-            outcome["status"] = proc.returncode
-            outcome["output"] = (proc.stdout + proc.stderr).strip()
-        except OSError as exc:
-            outcome["error"] = exc
-
-    try:
-        worker = threading.Thread(target=work, name="netns-exec")
-        worker.start()
-        worker.join()
-    finally:
-        os.close(fd)
-    if "error" in outcome:
-        raise MultusError(f"cannot run {argv[0]} in {netns_path}: {outcome['error']}")
-    status = outcome.get("status")
-    return (status if isinstance(status, int) else 1), str(outcome.get("output", ""))
+    value = _in_netns(netns_path, work, f"cannot run {argv[0]}")
+    if isinstance(value, tuple):
+        return value
+    return 1, ""

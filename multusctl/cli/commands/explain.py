@@ -75,7 +75,7 @@ def explain(
         environ={},
         log=NullLog(),
         kube=kube,
-        link_exists=lambda _netns, _ifname: False,
+        existing_links=lambda _netns, _names: set(),
     )
     plan = commands.plan_add(req, wait=False)
     name = f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
