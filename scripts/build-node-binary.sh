@@ -87,19 +87,20 @@ EOF
 
 # Modules the plugin imports lazily (PyInstaller only follows top-level imports):
 # Kubernetes mode (REST client, YAML kubeconfigs with the C loader when built), NAD checks.
+# Device-plugin NADs (resourceName) reach the kubelet's PodResources API through grpc.
 hidden=(
-    multusctl.kube.api multusctl.kube.rest
+    multusctl.kube.api multusctl.kube.rest multusctl.kube.podresources
     multusctl.nad multusctl.nad.validate multusctl.nad.findings multusctl.nad.ipam
     multusctl.nad.plugins
-    yaml
+    yaml gzip grpc google.protobuf
 )
-collect=(multusctl.cni multusctl.plugin multusctl.nad)
+collect=(multusctl.bin multusctl.cni multusctl.plugin multusctl.nad multusctl.kube._podresources)
 if "$py" -c 'import yaml._yaml' 2>/dev/null; then hidden+=(yaml._yaml); fi
 # Never on the plugin's path; keep them (and their dependency trees) out of the bundle.
 exclude=(
-    typer click rich kubernetes watchdog pyroute2 grpc google urllib3 requests
+    typer click rich kubernetes watchdog pyroute2 urllib3 requests grpc_tools
     multusctl.cli multusctl.daemon multusctl.installer multusctl.kube.official
-    multusctl.kube.podresources multusctl.kube.memory
+    multusctl.kube.memory
     tkinter unittest pydoc_data test lib2to3 idlelib ensurepip distutils setuptools pip
 )
 args=(--noconfirm --clean --onedir --name multus --log-level WARN --strip

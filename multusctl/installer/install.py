@@ -65,6 +65,11 @@ MIN_PYTHON = (3, 11)
 #: stdlib modules the plugin needs beyond the interpreter's core (API access, netns).
 NEEDED_STDLIB = ("ssl", "json", "ctypes", "http.client")
 _LAUNCHER_MARK = "# multusctl node launcher"
+#: Third-party packages the plugin imports lazily, copied next to the package: PyYAML
+#: (YAML kubeconfigs), grpc + protobuf (kubelet PodResources, for resourceName NADs) and
+#: grpc's typing_extensions.
+#: Their C extensions are kept only when built for the host interpreter's version.
+VENDORED = ("yaml", "grpc", "google.protobuf", "typing_extensions")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -337,15 +342,22 @@ def _unchecked_pyc(source: bytes, filename: str) -> bytes:
 
 
 def python_tree(interpreter: HostPython) -> Tree:
-    """The package (and PyYAML, for YAML kubeconfigs) as the host interpreter imports it."""
+    """The package and :data:`VENDORED` as the host interpreter imports them."""
     import multusctl
 
     package = Path(multusctl.__file__).parent
     files = list(_walk(package, "multusctl", (".py", ".typed")))
-    yaml_spec = importlib.util.find_spec("yaml")
-    if yaml_spec is not None and yaml_spec.origin:
-        ext_suffix = f".cpython-{interpreter.version[0]}{interpreter.version[1]}-"
-        for f in _walk(Path(yaml_spec.origin).parent, "yaml", (".py", ".so")):
+    ext_suffix = f".cpython-{interpreter.version[0]}{interpreter.version[1]}-"
+    for name in VENDORED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            continue
+        origin = Path(spec.origin)
+        if origin.name != "__init__.py":  # a single-module distribution
+            files.append(TreeFile(origin, origin.name, origin.stat().st_mode & 0o777))
+            continue
+        prefix = name.replace(".", "/")
+        for f in _walk(origin.parent, prefix, (".py", ".so")):
             # a C extension only loads into the interpreter it was built for
             if f.relpath.endswith(".so") and ext_suffix not in f.relpath:
                 continue
