@@ -39,8 +39,9 @@ class RestKube:
         """One merge PATCH of ``pods/status``; ``metadata.uid`` makes it a precondition.
 
         Without a resourceVersion in the patch the server merges it into the newest
-        object, so concurrent writers of other fields cannot make it conflict; a 409 can
-        only come from the UID precondition or a transient storage conflict, and is
+        object, so concurrent writers of other fields cannot make it conflict. A pod
+        re-created under the same name has another UID: the server refuses the patch (422,
+        uid is immutable) and nothing is written. A 409 (a transient storage conflict) is
         retried a few times like client-go's DefaultRetry.
         """
         body: dict[str, Any] = {"metadata": {"annotations": {NETWORK_STATUS: value}}}

@@ -17,9 +17,22 @@ if [[ -z "$GO" ]]; then
     if command -v go >/dev/null 2>&1; then GO=$(command -v go); else GO=/usr/local/go/bin/go; fi
 fi
 
-# Build settings; part of the cache key.
+k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2}' "$here/go/go.mod")
+cni_version=$(awk '$1=="github.com/containernetworking/cni"{print $2}' "$here/go/go.mod")
+etcd_version=$(grep -o 'go.etcd.io/etcd/server/v3 v[^ ]*' "$here/go/go.mod" | head -1 | cut -d' ' -f2)
+[[ -n "$k8s_version" && -n "$cni_version" && -n "$etcd_version" ]] \
+    || { echo "build.sh: cannot read the pins from $here/go/go.mod" >&2; exit 1; }
+
+# Build settings; part of the cache key.  The -X flags stamp the release into the
+# apiserver as its own build scripts do (kubectl refuses a server without a version).
 export CGO_ENABLED=0
-flags=(-trimpath "-ldflags=-s -w" -mod=readonly)
+k8s_minor=${k8s_version#v1.}; k8s_minor=${k8s_minor%%.*}
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
+    ldflags+=" -X $pkg.gitTreeState=clean"
+done
+flags=(-trimpath "-ldflags=$ldflags" -mod=readonly)
 
 pins_hash=$( (cd "$here/go" && cat go.mod go.sum etcd/main.go; echo "CGO_ENABLED=$CGO_ENABLED ${flags[*]}") \
     | sha256sum | cut -c1-16)
@@ -51,13 +64,14 @@ trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 cd "$mod"
 echo "build.sh: $("$GO" version); pins $pins_hash" >&2
-echo "build.sh: building kube-apiserver (k8s.io/kubernetes $(awk '$1=="k8s.io/kubernetes"{print $2}' go.mod))" >&2
+echo "build.sh: building kube-apiserver (k8s.io/kubernetes $k8s_version)" >&2
 "$GO" build "${flags[@]}" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-echo "build.sh: building etcd (go.etcd.io/etcd/server/v3 $(grep -o 'go.etcd.io/etcd/server/v3 v[^ ]*' go.mod | head -1 | cut -d' ' -f2))" >&2
+echo "build.sh: building etcd (go.etcd.io/etcd/server/v3 $etcd_version)" >&2
 "$GO" build "${flags[@]}" -o "$tmp/etcd" ./etcd
-echo "build.sh: building cnitool (github.com/containernetworking/cni $(awk '$1=="github.com/containernetworking/cni"{print $2}' go.mod))" >&2
+echo "build.sh: building cnitool (github.com/containernetworking/cni $cni_version)" >&2
 "$GO" build "${flags[@]}" -o "$tmp/cnitool" github.com/containernetworking/cni/cnitool
 
+chmod 755 "$tmp"
 rm -rf "$bin"
 mv "$tmp" "$bin"
 trap - EXIT

@@ -1,0 +1,43 @@
+"""The project's own deployment manifests, as the cluster tier applies them.
+
+Used by the fixtures and reusable by ``bench/`` and the demo: :func:`apply` runs
+``kubectl apply -f`` on ``deployments/multus-daemonset.yml`` (the file users apply) and waits
+for the NetworkAttachmentDefinition CRD to be Established.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from controlplane import ControlPlane
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFEST = REPO / "deployments" / "multus-daemonset.yml"
+#: The kinds applied from MANIFEST.  The DaemonSet/ConfigMap that will follow them are left
+#: out: there is no kubelet to run them.
+APPLIED_KINDS = frozenset(
+    {"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+)
+NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
+MULTUS_NAMESPACE = "kube-system"
+MULTUS_SERVICE_ACCOUNT = "multus"
+MULTUS_USER = f"system:serviceaccount:{MULTUS_NAMESPACE}:{MULTUS_SERVICE_ACCOUNT}"
+
+
+def applicable_manifest(workdir: Path) -> Path:
+    """MANIFEST itself, or a copy in ``workdir`` holding only APPLIED_KINDS when it has more."""
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    kept = [d for d in docs if d.get("kind") in APPLIED_KINDS]
+    if len(kept) == len(docs):
+        return MANIFEST
+    path = workdir / "multus-crd-rbac.yml"
+    path.write_text(yaml.safe_dump_all(kept, sort_keys=False))
+    return path
+
+
+def apply(cp: ControlPlane) -> str:
+    """``kubectl apply -f`` the CRD/ServiceAccount/RBAC objects; returns kubectl's stdout."""
+    out = cp.kubectl("apply", "-f", str(applicable_manifest(cp.workdir))).stdout
+    cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{NAD_CRD}")
+    return out
