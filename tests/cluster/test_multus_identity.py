@@ -118,16 +118,21 @@ def test_patch_pods_status_with_uid_precondition(
     # a pod re-created under the same name (another UID) is never written by mistake
     with pytest.raises(ApiException) as exc:
         core.patch_namespaced_pod_status(
-            "p1", namespace,
-            {"metadata": {"uid": "00000000-0000-0000-0000-000000000000",
-                          "annotations": {NETWORK_STATUS: '[{"name":"x"}]'}}},
+            "p1",
+            namespace,
+            {
+                "metadata": {
+                    "uid": "00000000-0000-0000-0000-000000000000",
+                    "annotations": {NETWORK_STATUS: '[{"name":"x"}]'},
+                }
+            },
         )
     assert exc.value.status == 422  # metadata.uid is immutable: the patch is refused
     assert kubeobjects.pod_annotations(admin_api, namespace, "p1") == {NETWORK_STATUS: "[]"}
 
     # UPDATE is not needed, so not granted
+    current = core.read_namespaced_pod("p1", namespace)
     with pytest.raises(ApiException) as denied:
-        current = core.read_namespaced_pod("p1", namespace)
         core.replace_namespaced_pod_status("p1", namespace, current)
     assert denied.value.status == 403
 
