@@ -486,7 +486,12 @@ class ThinWorld:
 
 def go_indent(entries: Sequence[Mapping[str, Any]]) -> str:
     """nad-client's rendering: ``[`` + entries as MarshalIndent(…, "", "    ") + ``]``."""
-    return "[" + ",".join(json.dumps(e, indent=4) for e in entries) + "]"
+    def go(entry: Mapping[str, Any]) -> str:
+        # Go's encoder escapes <, > and & (HTML-safe), json.dumps does not.
+        text = json.dumps(entry, indent=4, ensure_ascii=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    return "[" + ",".join(go(e) for e in entries) + "]"
 
 
 def run_failure(res: nslab.CniRun, world: ThinWorld | None = None) -> str:
