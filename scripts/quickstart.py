@@ -251,6 +251,9 @@ class Quickstart:
         say("Creating a pod that attaches an additional interface: samplepod")
         doc = SEED_POD + f"  nodeName: {NODE_NAME}\n"
         print(f"(the guide's pod, plus `spec.nodeName: {NODE_NAME}`: there is no scheduler)")
+        # No controller-manager runs here, so nothing creates the namespace's default
+        # ServiceAccount that pod admission looks up; create it as the controller would.
+        self.cp.kubectl("create", "serviceaccount", "default", "-n", "default", check=False)
         show("cat <<EOF | kubectl create -f -\n" + doc + "EOF",
              self.kubectl("create", "-f", "-", input_text=doc))
         uid = self.kubectl("get", "pod", "samplepod", "-o", "jsonpath={.metadata.uid}").strip()
