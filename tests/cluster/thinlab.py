@@ -349,6 +349,8 @@ class ThinWorld:
             else copy.deepcopy(dict(text_or_doc))
         )
         ns = namespace or self.namespace
+        doc.setdefault("apiVersion", "v1")
+        doc.setdefault("kind", "Pod")
         doc.setdefault("metadata", {})["namespace"] = ns
         doc.setdefault("spec", {})["nodeName"] = NODE_NAME
         self.kubectl("create", "-f", "-", input_text=json.dumps(doc))
