@@ -94,3 +94,12 @@ def namespace(admin_api: client.ApiClient, applied_manifests: str) -> Iterator[s
     kubeobjects.create_namespace(admin_api, name)
     yield name
     kubeobjects.delete_namespace(admin_api, name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cluster tests may pay for starting the session's control plane (up to ~90 s on a
+    loaded machine) and run real plugins: give them more than the suite's 120 s default."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.timeout(600))
