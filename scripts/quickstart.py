@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "tests" / "privileged"))
 
 import controlplane  # noqa: E402
 import netns as nslab  # noqa: E402
+import seeds  # noqa: E402
 from thinlab import ApiForwarder  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -52,43 +53,9 @@ REFERENCE_PLUGINS = Path("/usr/lib/cni")
 NODE_NAME = "node-1"
 FROZEN_DIR = REPO / "build" / "node" / "multus"
 
-# ---- from the quickstart guide, verbatim ------------------------------------------------
-SEED_NAD = """\
-apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: macvlan-conf
-spec:
-  config: '{
-      "cniVersion": "0.3.0",
-      "type": "macvlan",
-      "master": "eth0",
-      "mode": "bridge",
-      "ipam": {
-        "type": "host-local",
-        "subnet": "192.168.1.0/24",
-        "rangeStart": "192.168.1.200",
-        "rangeEnd": "192.168.1.216",
-        "routes": [
-          { "dst": "0.0.0.0/0" }
-        ],
-        "gateway": "192.168.1.1"
-      }
-    }'
-"""
-SEED_POD = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: samplepod
-  annotations:
-    k8s.v1.cni.cncf.io/networks: macvlan-conf
-spec:
-  containers:
-  - name: samplepod
-    command: ["/bin/ash", "-c", "trap : TERM INT; sleep infinity & wait"]
-    image: alpine
-"""
+# ---- from the quickstart guide, verbatim (tests/cluster/seeds.py) ---------------------
+SEED_NAD = seeds.QUICKSTART_NAD
+SEED_POD = seeds.QUICKSTART_POD
 # The node's default network, standing in for Flannel (whose name in the guide is cbr0).
 DEFAULT_NETWORK = {
     "cniVersion": "0.3.1",

@@ -34,6 +34,7 @@ import manifests
 import pytest
 import thinlab
 from kubernetes import client
+from seeds import QUICKSTART_NAD, QUICKSTART_POD
 from thinlab import (
     Attachment,
     Dirs,
@@ -58,43 +59,7 @@ RESULTS_FILE = Path(os.environ.get("THIN_PLUGIN_COUNTS", "/tmp/thin-plugin-reque
 # example); 004's network-attachment-definition.yaml is not part of the seed, so that NAD
 # is written here (macvlan on eth0 with static IPAM, which the example's `ips` needs).
 
-QUICKSTART_NAD = """\
-apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: macvlan-conf
-spec:
-  config: '{
-      "cniVersion": "0.3.0",
-      "type": "macvlan",
-      "master": "eth0",
-      "mode": "bridge",
-      "ipam": {
-        "type": "host-local",
-        "subnet": "192.168.1.0/24",
-        "rangeStart": "192.168.1.200",
-        "rangeEnd": "192.168.1.216",
-        "routes": [
-          { "dst": "0.0.0.0/0" }
-        ],
-        "gateway": "192.168.1.1"
-      }
-    }'
-"""
 
-QUICKSTART_POD = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: samplepod
-  annotations:
-    k8s.v1.cni.cncf.io/networks: macvlan-conf
-spec:
-  containers:
-  - name: samplepod
-    command: ["/bin/ash", "-c", "trap : TERM INT; sleep infinity & wait"]
-    image: alpine
-"""
 
 QUICKSTART_POD_TWICE = """\
 apiVersion: v1
