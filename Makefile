@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := containernetworking-plugins iproute2 etcd-server openssl curl
 
-.PHONY: demo demo-delegates test setup venv apt cluster-bin upstream-bin bench lint unit pytest pytest-all clean
+.PHONY: demo demo-delegates test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,14 +48,7 @@ lint: venv
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
-# Not yet verified against the real control plane (never ran green in the session that wrote
-# them): listed here, in the open, until they do. See the issue notes and docs/testing.md.
-UNVERIFIED := --ignore=tests/cluster/test_thick.py
-
 pytest: venv
-	$(PY) -m pytest $(UNVERIFIED)
-
-pytest-all: venv
 	$(PY) -m pytest
 
 test: setup lint pytest
