@@ -174,6 +174,20 @@ def test_dockerfile_paths_agree_with_the_installer() -> None:
         assert (REPO / src).exists(), f"Dockerfile copies missing {src}"
 
 
+def test_dockerfile_ships_the_shim_the_thick_daemonset_copies() -> None:
+    """The image's frozen multus-shim tree is where the thick init container copies from."""
+    text = _dockerfile()
+    assert "scripts/build-node-binary.sh --target multus-shim" in text
+    (image_dir,) = re.findall(r"^COPY --from=builder /out/multus-shim (\S+)$", text,
+                              re.MULTILINE)
+    docs = _docs(REPO / "deployments" / "multus-daemonset-thick-plugin.yml")
+    (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    (init,) = ds["spec"]["template"]["spec"]["initContainers"]
+    script = init["command"][-1]
+    assert f"src={image_dir}\n" in script, script
+    assert f"{image_dir}/multus-shim -version" in text  # smoke-run in the runtime stage
+
+
 def _hadolint() -> str | None:
     venv_bin = str(Path(sys.executable).parent)
     return shutil.which("hadolint", path=venv_bin) or shutil.which("hadolint")
