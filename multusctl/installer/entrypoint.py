@@ -255,6 +255,10 @@ class NodeInstaller:
             )
         )
         digests = (_sha(ca or b""), _sha(token))
+        if opts.generate.multus_cni_conf_dir and opts.auto:
+            # upstream creates it next to the kubeconfig; here also when the kubeconfig is
+            # already current (a restarted pod), so the directory exists after every start
+            Path(opts.generate.multus_cni_conf_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
         target = opts.kubeconfig_path
         current = _read_or_none(target)
         if current == text.encode() and _mode_of(target) == kube.kubeconfig_mode:
@@ -263,8 +267,6 @@ class NodeInstaller:
             self._kube_digests = digests
             return False
         target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if opts.generate.multus_cni_conf_dir and opts.auto:
-            Path(opts.generate.multus_cni_conf_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
         fsutil.atomic_write(target, text, mode=kube.kubeconfig_mode)
         if self._kube_digests is not None and self._kube_digests != digests:
             ca_changed = self._kube_digests[0] != digests[0]

@@ -443,7 +443,6 @@ def test_kubeconfig_mode_and_skip_tls(root: Path) -> None:
     kubeconfig = root / "net.d" / "multus.d" / "multus.kubeconfig"
     assert "insecure-skip-tls-verify: true" in kubeconfig.read_text()
     assert kubeconfig.stat().st_mode & 0o777 == 0o640
-    assert (root / "multus-net.d").is_dir()
 
 
 def test_kube_ca_file_env_location(root: Path) -> None:
