@@ -55,6 +55,7 @@ __all__ = [
     "check_explain",
     "check_explain_error",
     "check_status",
+    "dead_kubeconfig",
     "describe_requests",
     "go_indent",
     "nslab",
@@ -301,6 +302,16 @@ class ThinWorld:
         path.write_text(json.dumps(conf if conf is not None else self.conf, indent=2))
         return path
 
+    def error_prefix(self, command: str) -> str:
+        """What the runtime sees before the core's error text for ``command`` (the thin
+        plugin prints the core's message as is)."""
+        return ""
+
+    def cut_api(self) -> dict[str, Any]:
+        """A Multus config with which the API server cannot be reached: the thin plugin
+        reads its kubeconfig from the config, so it names a closed loopback port."""
+        return self.multus_conf(kubeconfig=str(dead_kubeconfig(self)))
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             text = (self.dirs.root / "multus.log").read_text(errors="replace")
@@ -483,6 +494,17 @@ class ThinWorld:
         return errors
 
 
+def dead_kubeconfig(w: ThinWorld) -> Path:
+    """A copy of the multus kubeconfig whose server is a closed loopback port."""
+    doc = json.loads(w.kubeconfig.read_text())
+    port = controlplane.free_port()
+    for c in doc["clusters"]:
+        c["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path = w.dirs.root / "dead.kubeconfig"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -606,12 +628,16 @@ def check_explain(
 def check_explain_error(
     world: ThinWorld, pod: Pod, plugin_out: Mapping[str, Any], conf: Mapping[str, Any] | None = None
 ) -> None:
-    """explain fails with the same CNI error JSON (code and msg) as the plugin's ADD."""
+    """explain fails with the same CNI error JSON (code and msg) as the plugin's ADD (in a
+    thick world the runtime sees the message behind the shim's ``CmdAdd (shim): ``)."""
     proc = world.explain(pod, conf)
     assert proc.returncode == 1, f"explain did not fail: {proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
     err = json.loads(proc.stdout)
-    assert (err["code"], err["msg"]) == (plugin_out["code"], plugin_out["msg"]), (err, plugin_out)
+    assert (err["code"], world.error_prefix("ADD") + err["msg"]) == (
+        plugin_out["code"],
+        plugin_out["msg"],
+    ), (err, plugin_out)
 
 
 def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.1) -> bool:
