@@ -33,6 +33,7 @@ for sub in ("tests/cluster", "tests/privileged"):
 
 import controlplane  # noqa: E402
 import kubeobjects  # noqa: E402
+import manifests  # noqa: E402
 import netns as nslab  # noqa: E402
 from cnitier import Dirs  # noqa: E402
 from measure import Exec, proc_cpu, run_timed  # noqa: E402
@@ -90,6 +91,8 @@ class Shared:
     sa_kubeconfig: Path
     lab: nslab.Lab
     root: Path
+    #: Upstream rows authenticate with upstream's own RBAC (``manifests.UPSTREAM_RBAC``).
+    upstream_kubeconfig: Path = Path()
 
 
 @dataclass
@@ -113,6 +116,21 @@ class Implementation:
     shared: Shared | None = None
     site: Site | None = None
     pods: list[BenchPod] = field(default_factory=list)
+
+    @property
+    def is_upstream(self) -> bool:
+        return self.key.startswith("upstream-")
+
+    @property
+    def service_account(self) -> str:
+        """Ours runs with our least-privilege role, upstream with the role upstream ships."""
+        if self.is_upstream:
+            return manifests.UPSTREAM_SERVICE_ACCOUNT
+        return manifests.MULTUS_SERVICE_ACCOUNT
+
+    def kubeconfig(self) -> Path:
+        assert self.shared is not None
+        return self.shared.upstream_kubeconfig if self.is_upstream else self.shared.sa_kubeconfig
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -408,7 +426,7 @@ class ThinPlugin(Implementation):
     def conf(self, pod: BenchPod) -> dict[str, Any]:
         assert self.shared is not None
         if self.kube:
-            return multus_conf(self.s, self.shared.sa_kubeconfig)
+            return multus_conf(self.s, self.kubeconfig())
         # delegates mode (no API): the cluster conflist and the pod's macvlans, inline
         conf = multus_conf(self.s, Path())
         del conf["kubeconfig"], conf["clusterNetwork"]

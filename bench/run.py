@@ -321,8 +321,8 @@ class Bench:
     # -- API requests --------------------------------------------------------------------
 
     def attribute_requests(self, audit_log: Path) -> dict[str, Any]:
-        """Audit events of the multus ServiceAccount per serial call window."""
-        events = measure.read_audit(audit_log, [SA_USER])
+        """Audit events of the two multus ServiceAccounts per serial call window."""
+        events = measure.read_audit(audit_log, [SA_USER, manifests.UPSTREAM_USER])
         per: dict[str, dict[str, list[int]]] = {}
         samples: dict[str, list[str]] = {}
         for c in self.calls:
@@ -563,11 +563,16 @@ def execute(args: argparse.Namespace, rows: list[Implementation], result: dict[s
                 print("starting the control plane …", flush=True)
                 cp.start()
                 manifests.apply(cp)
+                manifests.apply_upstream_rbac(cp)
                 sa = cp.service_account_kubeconfig(
                     manifests.MULTUS_NAMESPACE, manifests.MULTUS_SERVICE_ACCOUNT
                 )
+                upstream_sa = cp.service_account_kubeconfig(
+                    manifests.MULTUS_NAMESPACE, manifests.UPSTREAM_SERVICE_ACCOUNT
+                )
                 api = kubeobjects.api_client(cp.admin_kubeconfig)
-                shared = Shared(cp=cp, api=api, sa_kubeconfig=sa, lab=lab, root=root)
+                shared = Shared(cp=cp, api=api, sa_kubeconfig=sa, lab=lab, root=root,
+                                upstream_kubeconfig=upstream_sa)
             for r in rows:
                 set_up.append(r)
                 r.setup(shared)

@@ -11,6 +11,7 @@ multus ServiceAccount's token there. Nothing is mounted on the host.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
@@ -46,11 +47,14 @@ class ThickPlugin(Implementation):
         site = self.s
         return {
             "cniVersion": impls.CNI_VERSION,
-            "logLevel": "error",
+            "logLevel": os.environ.get("BENCH_DAEMON_LOG_LEVEL", "error"),
             "logFile": str(site.dirs.root / "daemon.log"),
             "logToStderr": False,
             "cniConfigDir": str(site.conf_dir),
-            "multusConfigFile": str(site.dirs.root / "src" / "00-multus.conf"),
+            # auto, as the shipped thick ConfigMap has it: upstream's daemon exits right
+            # after start-up with any other value (its bug; ours runs either way).
+            "multusConfigFile": "auto",
+            "multusAutoconfigDir": str(site.conf_dir),
             "socketDir": str(self.socket_dir) + "/",
             "clusterNetwork": str(site.cluster_conflist),
             "cniDir": str(site.dirs.cni),
@@ -71,16 +75,12 @@ class ThickPlugin(Implementation):
     def start(self) -> None:
         assert self.shared is not None
         root = self.s.dirs.root
-        (root / "src").mkdir(exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
-        (root / "src" / "00-multus.conf").write_text(json.dumps(self.shim_conf(), indent=2))
         cfg = root / "daemon-config.json"
         cfg.write_text(json.dumps(self.daemon_config(), indent=2))
         token = root / "sa-token"
         token.write_text(
-            self.shared.cp.service_account_token(
-                manifests.MULTUS_NAMESPACE, manifests.MULTUS_SERVICE_ACCOUNT
-            )
+            self.shared.cp.service_account_token(manifests.MULTUS_NAMESPACE, self.service_account)
         )
         url = urllib.parse.urlsplit(self.shared.cp.server)
         env = {

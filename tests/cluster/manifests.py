@@ -41,3 +41,50 @@ def apply(cp: ControlPlane) -> str:
     out = cp.kubectl("apply", "-f", str(applicable_manifest(cp.workdir))).stdout
     cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{NAD_CRD}")
     return out
+
+
+#: Upstream Multus' own RBAC (its deployments/*.yml, v4.2): a separate ServiceAccount, so the
+#: benchmark runs upstream with the permissions upstream ships (it writes the network-status
+#: with UPDATE, which our least-privilege role does not grant) and ours with ours.
+UPSTREAM_SERVICE_ACCOUNT = "multus-upstream"
+UPSTREAM_USER = f"system:serviceaccount:{MULTUS_NAMESPACE}:{UPSTREAM_SERVICE_ACCOUNT}"
+UPSTREAM_RBAC = f"""\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {UPSTREAM_SERVICE_ACCOUNT}
+  namespace: {MULTUS_NAMESPACE}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {UPSTREAM_SERVICE_ACCOUNT}
+rules:
+  - apiGroups: ["k8s.cni.cncf.io"]
+    resources: ["*"]
+    verbs: ["*"]
+  - apiGroups: [""]
+    resources: ["pods", "pods/status"]
+    verbs: ["get", "list", "update", "watch"]
+  - apiGroups: ["", "events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create", "patch", "update"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {UPSTREAM_SERVICE_ACCOUNT}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {UPSTREAM_SERVICE_ACCOUNT}
+subjects:
+  - kind: ServiceAccount
+    name: {UPSTREAM_SERVICE_ACCOUNT}
+    namespace: {MULTUS_NAMESPACE}
+"""
+
+
+def apply_upstream_rbac(cp: ControlPlane) -> str:
+    """Create upstream's ServiceAccount/ClusterRole/binding (for side-by-side runs)."""
+    return cp.kubectl("apply", "-f", "-", input_text=UPSTREAM_RBAC).stdout

@@ -168,6 +168,10 @@ class ApiForwarder:
             return
         conn.settimeout(None)
         upstream.settimeout(None)
+        # Both ends already disable Nagle; so must the copier, or each small TLS record it
+        # forwards waits for the peer's delayed ACK (~40 ms) and every call looks slow.
+        for s in (conn, upstream):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._open.update((conn, upstream))
         back = threading.Thread(target=self._copy, args=(upstream, conn), daemon=True)
