@@ -73,6 +73,10 @@ class DaemonConfig:
     global_namespaces: str = ""
     bin_dir: str = ""
     cni_dir: str = ""
+    daemon_socket_dir: str = ""
+    """``daemonSocketDir``: written into ``00-multus.conf`` (auto mode), where the shim
+    looks for ``multus.sock``; set it with a ``socketDir`` the shim would not find at its
+    own default ``/run/multus/``. Default: not written."""
     kubeconfig: str = ""
     """``kubeconfig``: the daemon's own API credentials. Default: in-cluster."""
 
@@ -120,6 +124,7 @@ _STRINGS = {
     "globalNamespaces": "global_namespaces",
     "binDir": "bin_dir",
     "cniDir": "cni_dir",
+    "daemonSocketDir": "daemon_socket_dir",
     "kubeconfig": "kubeconfig",
 }
 _BOOLS = {

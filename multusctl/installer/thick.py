@@ -18,6 +18,7 @@ config in place (BUG-11); ``cleanup`` removes it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -53,14 +54,24 @@ class ThickConfigOptions:
     log_to_stderr: bool = True
     bin_dir: str = ""
     readiness_indicator_file: str = ""
+    daemon_socket_dir: str = ""
+    """``daemonSocketDir``: written into the config, so that the shim finds the daemon's
+    socket outside its default ``/run/multus/`` (upstream's MultusConf key)."""
 
 
-def as_shim(text: str) -> str:
-    """The generated text with the Multus plugin type set to ``multus-shim``."""
+def as_shim(text: str, daemon_socket_dir: str = "") -> str:
+    """The generated text with the Multus plugin type set to ``multus-shim`` and, when
+    given, a ``daemonSocketDir`` line right after it (same indentation)."""
     marker = '"type": "multus",'
-    if text.count(marker) < 1:
+    at = text.find(marker)
+    if at < 0:
         raise MultusError("generated Multus config has no plugin type line")  # pragma: no cover
-    return text.replace(marker, f'"type": "{SHIM_TYPE}",', 1)
+    replacement = f'"type": "{SHIM_TYPE}",'
+    if daemon_socket_dir:
+        indent = text[text.rfind("\n", 0, at) + 1 : at]
+        value = json.dumps(daemon_socket_dir, ensure_ascii=False)
+        replacement += f'\n{indent}"daemonSocketDir": {value},'
+    return text[:at] + replacement + text[at + len(marker) :]
 
 
 class ShimConfigManager:
@@ -142,7 +153,7 @@ class ShimConfigManager:
         except FileNotFoundError:
             return False
         result = generate(data, self.gen, str(master_path))
-        text = as_shim(result.text)
+        text = as_shim(result.text, opts.daemon_socket_dir)
         conf_dir = Path(opts.cni_config_dir)
         target = conf_dir / result.filename
         try:

@@ -54,6 +54,7 @@ def _config_manager(
             log_to_stderr=conf.raw.get("logToStderr") is not False,
             bin_dir=conf.bin_dir,
             readiness_indicator_file=conf.readiness_indicator_file,
+            daemon_socket_dir=conf.daemon_socket_dir,
         )
         return ShimConfigManager(opts, info=log.verbose, error=log.error,
                                  exit_request=exit_request)

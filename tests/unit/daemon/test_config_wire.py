@@ -35,6 +35,12 @@ def test_seed_thick_configmap() -> None:
     assert conf.chroot_dir == "/hostroot"
     assert conf.socket_path == "/host/run/multus/multus.sock"
     assert conf.raw["unknownKey"] == [1]
+    assert conf.daemon_socket_dir == ""
+
+
+def test_daemon_socket_dir_is_a_generation_key() -> None:
+    conf = daemon_config.load(b'{"socketDir": "/x/run/", "daemonSocketDir": "/x/run/"}')
+    assert conf.socket_dir == conf.daemon_socket_dir == "/x/run/"
 
 
 @pytest.mark.parametrize(

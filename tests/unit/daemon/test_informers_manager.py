@@ -192,6 +192,34 @@ def test_manager_writes_a_shim_config(tmp_path: Path) -> None:
     assert manager.reconcile()  # idempotent
 
 
+def test_as_shim_writes_the_daemon_socket_dir_after_the_type() -> None:
+    text = '{\n    "plugins": [ {\n        "type": "multus",\n        "x": 1\n    }]\n}\n'
+    out = as_shim(text, "/node/run/multus/")
+    assert out.splitlines()[2:4] == ['        "type": "multus-shim",',
+                                     '        "daemonSocketDir": "/node/run/multus/",']
+    assert json.loads(out)["plugins"][0]["daemonSocketDir"] == "/node/run/multus/"
+
+
+@pytest.mark.parametrize(("version", "name"), [("0.3.1", "00-multus.conf"),
+                                               ("1.0.0", "00-multus.conflist")])
+def test_manager_writes_daemon_socket_dir_for_the_shim(
+    tmp_path: Path, version: str, name: str
+) -> None:
+    (tmp_path / "10-a.conf").write_text(
+        json.dumps({"cniVersion": version, "name": "a", "type": "x"}))
+    manager, _ = _manager(tmp_path, daemon_socket_dir='/node "q"/run/')
+    manager.first(tries=1)
+    conf = json.loads((tmp_path / name).read_text())
+    shim = conf["plugins"][0] if "plugins" in conf else conf
+    assert shim["type"] == "multus-shim"
+    assert shim["daemonSocketDir"] == '/node "q"/run/'
+    plain, _ = _manager(tmp_path / "plain")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "10-a.conf").write_text((tmp_path / "10-a.conf").read_text())
+    plain.first(tries=1)
+    assert "daemonSocketDir" not in (tmp_path / "plain" / name).read_text()
+
+
 def test_manager_gives_up_without_a_master(tmp_path: Path) -> None:
     manager, _ = _manager(tmp_path)
     with pytest.raises(Exception, match="failed to find the cluster master CNI plugin"):
