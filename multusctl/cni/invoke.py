@@ -39,6 +39,12 @@ TEXT_BUSY_DELAY = 1.0
 
 StderrSink = Callable[[bytes], None]
 
+#: Told about every delegate plugin run: ``(plugin_type, command, seconds, ok)``. Called
+#: once per plugin executed, so a conflist reports each plugin of its chain separately.
+#: Only runs of a binary that was found are reported (the type label stays bounded by what
+#: is installed); the call is made in the requesting thread and must not raise.
+DelegateObserver = Callable[[str, str, float, bool], None]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuntimeConf:
@@ -66,6 +72,8 @@ class Executor:
     #: THK-17: run delegates chrooted here; the binary is found in *our* filesystem first,
     #: so the bin dir must be mounted at the same path inside the chroot.
     chroot_dir: str = ""
+    #: Timing hook (the thick daemon's per-delegate-type histogram); None costs nothing.
+    observer: DelegateObserver | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,17 +245,25 @@ def exec_plugin(
 ) -> bytes:
     """Run one plugin and return its stdout; raise :class:`DelegateError` on failure."""
     path = find_plugin(plugin_type, executor.bin_dirs)
-    payload = json.dumps(stdin).encode()
-    env = _plugin_env(executor, command, rt)
-    proc = _run_with_retry(
-        path, plugin_type, payload, env, timeout=executor.timeout, command=command,
-        chroot_dir=executor.chroot_dir,
-    )
-    if proc.stderr and executor.stderr_sink is not None:
-        executor.stderr_sink(proc.stderr)
-    if proc.returncode == 0:
+    observer = executor.observer
+    started = time.monotonic() if observer is not None else 0.0
+    ok = False
+    try:
+        payload = json.dumps(stdin).encode()
+        env = _plugin_env(executor, command, rt)
+        proc = _run_with_retry(
+            path, plugin_type, payload, env, timeout=executor.timeout, command=command,
+            chroot_dir=executor.chroot_dir,
+        )
+        if proc.stderr and executor.stderr_sink is not None:
+            executor.stderr_sink(proc.stderr)
+        if proc.returncode != 0:
+            raise plugin_failure(plugin_type, proc.returncode, proc.stdout, proc.stderr)
+        ok = True
         return proc.stdout
-    raise plugin_failure(plugin_type, proc.returncode, proc.stdout, proc.stderr)
+    finally:
+        if observer is not None:
+            observer(plugin_type, command, time.monotonic() - started, ok)
 
 
 def _chroot_into(directory: str) -> Callable[[], None]:

@@ -99,6 +99,7 @@ def _run(service: CniService, args: wire.CmdArgs, request: wire.WireRequest) -> 
         cache_dir=conf.cni_dir or DEFAULT_CNI_DIR,
         stderr_sink=service.stderr_sink,
         chroot_dir=conf.chroot_dir,
+        observer=service.delegate_observer,
     )
     network = delegate.network()
     with service._slot():

@@ -1,7 +1,8 @@
 """Prometheus metrics of the thick daemon (THK-16), on ``metricsPort``.
 
 One registry per daemon (no module-level state). Upstream's counter
-``multus_server_request_total{handler,code,method}`` plus multusctl's latency histograms,
+``multus_server_request_total{handler,code,method}`` plus multusctl's latency histograms
+(per CNI command, and per delegate plugin type through the ``cni.invoke`` observer hook),
 in-flight gauge, cache sizes and API request counter. The HTTP listener is started once;
 a bind failure is retried without registering anything twice (BUG-16).
 """
@@ -46,6 +47,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.delegate_latency = Histogram(
+            "multus_delegate_duration_seconds",
+            "Time one delegate plugin took to run, by plugin type (each plugin of a conflist "
+            "counts on its own).",
+            ["type", "command", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "multus_server_requests_in_flight",
             "CNI requests being executed now.",
@@ -80,6 +89,12 @@ class Metrics:
         self.command_latency.labels(command=command, outcome="ok" if ok else "error").observe(
             seconds
         )
+
+    def observe_delegate(self, plugin_type: str, command: str, seconds: float, ok: bool) -> None:
+        """The ``cni.invoke`` observer: one delegate plugin run (``DelegateObserver``)."""
+        self.delegate_latency.labels(
+            type=plugin_type, command=command, outcome="ok" if ok else "error"
+        ).observe(seconds)
 
     def observe_request(self, handler: str, code: int, method: str) -> None:
         self.requests.labels(handler=handler, code=str(code), method=method.lower()).inc()

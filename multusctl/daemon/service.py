@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from multusctl.cni import invoke
 from multusctl.cni.env import CniEnv
 from multusctl.daemon import config as daemon_config
 from multusctl.daemon import wire
@@ -72,6 +73,10 @@ class CniService:
         self.metrics = metrics
         self.stderr_sink = stderr_sink
         self.device_allocator = device_allocator
+        #: Per-delegate-type timing for ``multus_delegate_duration_seconds`` (None: off).
+        self.delegate_observer: invoke.DelegateObserver | None = (
+            metrics.observe_delegate if metrics is not None else None
+        )
         self._slots = threading.BoundedSemaphore(conf.max_concurrent_requests)
         self._lock = threading.Lock()
         self.in_flight = 0
@@ -177,6 +182,7 @@ class CniService:
             stderr_sink=self.stderr_sink,
             device_allocator=self.device_allocator,
             chroot_dir=self.conf.chroot_dir,
+            delegate_observer=self.delegate_observer,
         )
 
     def _run(self, args: wire.CmdArgs, request: wire.WireRequest) -> Reply:

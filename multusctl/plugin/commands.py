@@ -57,6 +57,8 @@ class Request:
     devinfo_dir: str = "/var/run/k8s.cni.cncf.io/devinfo"
     #: Thick daemon: run delegates chrooted into the host root (THK-17); empty = no chroot.
     chroot_dir: str = ""
+    #: Thick daemon: told about every delegate plugin run (per-delegate-type latency).
+    delegate_observer: invoke.DelegateObserver | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +80,7 @@ def _executor(req: Request) -> invoke.Executor:
         timeout=req.conf.delegate_timeout,
         stderr_sink=req.stderr_sink,
         chroot_dir=req.chroot_dir,
+        observer=req.delegate_observer,
     )
 
 

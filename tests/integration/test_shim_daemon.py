@@ -441,27 +441,68 @@ def test_non_auto_mode_copies_the_file_and_keeps_serving(world: World) -> None:
     assert http(d.sock, "GET", "/healthz")[0] == 200
 
 
-def test_metrics(world: World) -> None:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    d = world.start(metricsPort=port)
-    http(d.sock, "GET", "/healthz")
-    http(d.sock, "GET", "/cni")
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int) -> str:
     import urllib.request
 
     deadline = time.monotonic() + 10
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                text = r.read().decode()
-            break
+                return str(r.read().decode())
         except OSError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_metrics(world: World) -> None:
+    port = _free_port()
+    d = world.start(metricsPort=port)
+    http(d.sock, "GET", "/healthz")
+    http(d.sock, "GET", "/cni")
+    text = scrape(port)
     assert 'multus_server_request_total{code="405",handler="/cni",method="get"} 1.0' in text
     assert 'handler="/healthz"' in text
     assert "process_resident_memory_bytes" in text
+
+
+@needs_root
+def test_metrics_time_each_delegate_plugin_by_type(world: World) -> None:
+    """``multus_delegate_duration_seconds``: one sample per plugin run, a chain per plugin."""
+    bindir = world.tmp / "bin"
+    bindir.mkdir()
+    for name in ("fakecni", "chainhead", "chaintail"):
+        shutil.copy2(FAKES / "fakecni", bindir / name)
+    port = _free_port()
+    world.start(metricsPort=port)
+    chain = {"cniVersion": "0.4.0", "name": "net-chain", "plugins": [
+        {"type": "chainhead", "log": str(world.log)}, {"type": "chaintail"}]}
+    conf = world.shim_conf(world.fake("net-a"), chain, binDir=str(bindir))
+    added = world.shim("ADD", conf)
+    assert added.returncode == 0, added
+    failing = world.shim_conf(world.fake("net-b", fail={"ADD": {"code": 7, "msg": "no"}}),
+                              binDir=str(bindir))
+    assert world.shim("ADD", failing, cid="ctr-2").returncode == 1
+    text = scrape(port)
+
+    def count(plugin_type: str, command: str, outcome: str) -> str:
+        return ("multus_delegate_duration_seconds_count{"
+                f'command="{command}",outcome="{outcome}",type="{plugin_type}"}} 1.0')
+
+    assert count("fakecni", "ADD", "ok") in text
+    assert count("chainhead", "ADD", "ok") in text
+    assert count("chaintail", "ADD", "ok") in text
+    assert count("fakecni", "ADD", "error") in text
+    assert 'multus_cni_command_duration_seconds_count{command="ADD",outcome="ok"} 1.0' in text
+    assert 'multus_cni_command_duration_seconds_count{command="ADD",outcome="error"} 1.0' in text
+    # a histogram, with the daemon's latency buckets
+    assert ('multus_delegate_duration_seconds_bucket{command="ADD",le="120.0",outcome="ok",'
+            'type="chaintail"} 1.0') in text
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -9,7 +9,8 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-HEAVY = {"kubernetes", "typer", "rich", "watchdog", "yaml", "pydantic", "pyroute2", "urllib3"}
+HEAVY = {"kubernetes", "typer", "rich", "watchdog", "yaml", "pydantic", "pyroute2", "urllib3",
+         "prometheus_client"}
 
 
 def _modules(code: str) -> set[str]:
