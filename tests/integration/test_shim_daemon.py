@@ -362,6 +362,51 @@ def test_daemon_config_overrides_the_request(world: World) -> None:
     assert not (world.cni_dir / "ctr-1").exists()
 
 
+def _mini_root(root: Path) -> None:
+    """A chroot with /bin/sh, its shared libraries and a ``/marker`` file."""
+    sh = Path(os.path.realpath("/bin/sh"))
+    ldd = subprocess.run(["ldd", str(sh)], capture_output=True, text=True, check=True).stdout
+    files = [sh]
+    for line in ldd.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if path.startswith("/"):
+            files.append(Path(path))
+    for f in files:
+        target = root / f.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(f), target)
+    (root / "bin").mkdir(exist_ok=True)
+    if not (root / "bin" / "sh").exists():
+        shutil.copy2(sh, root / "bin" / "sh")
+    (root / "marker").write_text("inside-the-chroot")
+
+
+@needs_root
+def test_chroot_dir_runs_the_delegates_chrooted(world: World) -> None:
+    """THK-17 end to end: daemon config → core Request → executor → chrooted exec."""
+    root = world.tmp / "hostroot"
+    _mini_root(root)
+    bindir = world.tmp / "chrootbin"
+    bindir.mkdir()
+    plugin = bindir / "markercni"
+    plugin.write_text(
+        "#!/bin/sh\nread -r _stdin\nread -r m < /marker\n"
+        'echo "{\\"cniVersion\\": \\"0.3.1\\", \\"dns\\": {\\"domain\\": \\"$m\\"}}"\n'
+    )
+    plugin.chmod(0o755)
+    # found in the daemon's filesystem, executed at the same path inside the chroot
+    shutil.copytree(bindir, root / bindir.relative_to("/"))
+    world.start(chrootDir=str(root))
+    conf = world.shim_conf({"cniVersion": "0.3.1", "name": "net-c", "type": "markercni"},
+                           binDir=str(bindir))
+    added = world.shim("ADD", conf)
+    assert added.returncode == 0, added
+    assert json.loads(added.stdout)["dns"] == {"domain": "inside-the-chroot"}
+    removed = world.shim("DEL", conf)
+    assert removed.returncode == 0, removed
+
+
 @needs_root
 def test_upstream_wire_format(world: World) -> None:
     """What upstream's Go shim sends and expects: base64 config, capital ``Result``."""
