@@ -76,6 +76,15 @@ def load_kubeconfig(path: str) -> Credentials:
     try:
         doc = json.loads(raw)
     except ValueError:
+        doc = None
+    if doc is None:
+        from multusctl.kube import miniyaml
+
+        try:
+            doc = miniyaml.parse(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            doc = None
+    if doc is None:
         import yaml
 
         try:

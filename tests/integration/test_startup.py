@@ -51,3 +51,18 @@ def test_version_answer_does_not_load_the_plugin_core() -> None:
     assert "multusctl.plugin.commands" not in modules
     assert "multusctl.cni.invoke" not in modules
     assert "subprocess" not in modules
+
+
+def test_reading_a_multus_kubeconfig_does_not_import_yaml() -> None:
+    """The kubeconfig `multusctl entrypoint` writes (upstream's YAML template) is read by
+    the fast path; PyYAML is imported only for kubeconfigs outside that subset."""
+    from pathlib import Path
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "kubeconfig"
+    path = sorted(golden.glob("*/expected.yaml"))[0]
+    loaded = _modules(
+        "from multusctl.kube import rest\n"
+        f"creds = rest.load_kubeconfig({str(path)!r})\n"
+        "assert creds.server.startswith('http'), creds"
+    )
+    assert "yaml" not in loaded
