@@ -20,7 +20,7 @@ import yaml
 
 import multusctl
 from multusctl.cli.app import COMMANDS, load_command
-from multusctl.installer.install import DEFAULT_FROZEN_DIR
+from multusctl.installer.install import DEFAULT_FROZEN_DIR, DEFAULT_FROZEN_SHIM_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((REPO / "deployments").glob("*.yml"))
@@ -185,6 +185,7 @@ def test_dockerfile_ships_the_shim_the_thick_daemonset_copies() -> None:
     (init,) = ds["spec"]["template"]["spec"]["initContainers"]
     script = init["command"][-1]
     assert f"src={image_dir}\n" in script, script
+    assert image_dir == DEFAULT_FROZEN_SHIM_DIR  # multusctl install --with-shim's default
     assert f"{image_dir}/multus-shim -version" in text  # smoke-run in the runtime stage
 
 

@@ -1,5 +1,8 @@
 """``multusctl install``: put the ``multus`` plugin, its config and kubeconfig on a node.
 
+With ``shim`` it also installs thick mode's ``multus-shim`` in the same layout: a second
+launcher (python) or a symlink into a published copy of the frozen shim build (frozen).
+
 The node executes CNI plugins outside any container, so what lands in ``--cni-bin-dir``
 must run with what the host has. Two layouts (docs/node-install.md has the measurements):
 
@@ -16,6 +19,10 @@ Every tree is published under a content-addressed name by building it in a hidde
 staging directory and renaming it into place; the entry point ``<bin>/multus`` is then
 replaced in one rename. A runtime executing the plugin at that moment sees the old
 version or the new one, never a mix, and never "text file busy".
+
+Trees no entry point uses any more are removed after the switch, except that the tree the
+shim ran from before an upgrade is kept until the next run: a shim started before the
+switch may still be waiting (up to 60 s) for the daemon.
 
 ``<bin>/multusctl.d/install.json`` records what was written (host paths, hashes);
 ``uninstall`` removes exactly those. Running ``install`` twice changes nothing the second
@@ -53,6 +60,16 @@ PRIVATE_DIR = "multusctl.d"
 RECORD = "install.json"
 #: Where the image keeps the frozen build (``<dir>/multus`` + ``<dir>/_internal``).
 DEFAULT_FROZEN_DIR = "/usr/src/multus-cni/frozen/multus"
+#: Where the image keeps the frozen shim (``<dir>/multus-shim`` + ``<dir>/_internal``).
+DEFAULT_FROZEN_SHIM_DIR = "/usr/src/multus-cni/frozen/multus-shim"
+#: The entry points in ``--cni-bin-dir``: the thin plugin and thick mode's shim.
+PLUGIN = "multus"
+SHIM = "multus-shim"
+#: What ``multusctl.bin.shim`` imports from the package (the rest is the stdlib): the whole
+#: python tree of a shim-only install.
+SHIM_SOURCES = ("multusctl/__init__.py", "multusctl/bin/__init__.py", "multusctl/bin/shim.py")
+#: Name prefixes of the trees install publishes (and prunes) in PRIVATE_DIR.
+TREE_PREFIXES = ("python-", "frozen-", "shim-")
 #: Host interpreters tried in this order (host paths).
 PYTHON_CANDIDATES = (
     "/usr/bin/python3",
@@ -120,7 +137,13 @@ class InstallOptions:
     host_root: str = "/"
     """Where the host's ``/`` is mounted. Default: ``/``."""
     skip_binary: bool = False
-    """Do not install the plugin."""
+    """Do not install the thin ``multus`` plugin (``shim`` still installs the shim)."""
+    shim: bool = False
+    """Also install ``multus-shim`` (thick mode's CNI executable), in the same layout as
+    ``multus``. Default: false."""
+    frozen_shim_dir: str = DEFAULT_FROZEN_SHIM_DIR
+    """The shim's PyInstaller onedir build (``build-node-binary.sh --target multus-shim``).
+    Default: the image's ``/usr/src/multus-cni/frozen/multus-shim``."""
     skip_config: bool = False
     """Do not install the Multus config."""
     skip_kubeconfig: bool = False
@@ -341,11 +364,19 @@ def _unchecked_pyc(source: bytes, filename: str) -> bytes:
             + marshal.dumps(code))
 
 
-def python_tree(interpreter: HostPython) -> Tree:
-    """The package and :data:`VENDORED` as the host interpreter imports them."""
+def python_tree(interpreter: HostPython, *, shim_only: bool = False) -> Tree:
+    """The package and :data:`VENDORED` as the host interpreter imports them; with
+    ``shim_only``, just the :data:`SHIM_SOURCES` (a thick node needs nothing else)."""
     import multusctl
 
     package = Path(multusctl.__file__).parent
+    if shim_only:
+        sources = [package.parent / rel for rel in SHIM_SOURCES]
+        shim_files = tuple(TreeFile(src, rel, src.stat().st_mode & 0o777)
+                           for src, rel in zip(sources, SHIM_SOURCES, strict=True))
+        digest = _digest(shim_files, f"{interpreter.version}".encode())
+        return Tree(f"python-{digest}", shim_files,
+                    compile_pyc=interpreter.version == sys.version_info[:2])
     files = list(_walk(package, "multusctl", (".py", ".typed")))
     ext_suffix = f".cpython-{interpreter.version[0]}{interpreter.version[1]}-"
     for name in VENDORED:
@@ -368,25 +399,31 @@ def python_tree(interpreter: HostPython) -> Tree:
                 compile_pyc=interpreter.version == sys.version_info[:2])
 
 
-def frozen_tree(frozen_dir: Path) -> Tree:
-    if not os.access(frozen_dir / "multus", os.X_OK):
-        raise IOFailure(
-            f"no frozen multus build in {frozen_dir} "
-            "(build one with scripts/build-node-binary.sh, or pass --frozen-dir)"
-        )
+def frozen_tree(frozen_dir: Path, entry: str = PLUGIN) -> Tree:
+    """The onedir build of ``entry`` (``multus``: ``frozen-<hash>``; ``multus-shim``:
+    ``shim-<hash>``, so neither entry's install prunes the other's tree)."""
+    if not os.access(frozen_dir / entry, os.X_OK):
+        if entry == SHIM:
+            how = "scripts/build-node-binary.sh --target multus-shim, or pass --frozen-shim-dir"
+        else:
+            how = "build one with scripts/build-node-binary.sh, or pass --frozen-dir"
+        raise IOFailure(f"no frozen {entry} build in {frozen_dir} ({how})")
     files = tuple(f for f in _walk(frozen_dir, "", None) if f.relpath != ".build-key")
-    return Tree(f"frozen-{_digest(files)}", files)
+    prefix = "shim" if entry == SHIM else "frozen"
+    return Tree(f"{prefix}-{_digest(files)}", files)
 
 
-def launcher_text(interpreter: HostPython, tree: Tree) -> str:
-    """The ``<bin>/multus`` script of the python layout."""
+def launcher_text(interpreter: HostPython, tree: Tree, entry: str = PLUGIN) -> str:
+    """The ``<bin>/multus`` (or, for ``entry`` ``multus-shim``, ``<bin>/multus-shim``)
+    script of the python layout."""
+    module = "multusctl.bin.shim" if entry == SHIM else "multusctl.bin.multus"
     return (
         f"#!{interpreter.path} -IS\n"
         f"{_LAUNCHER_MARK} ({__version__}, python layout): see docs/node-install.md\n"
         "import os, sys\n"
         "sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)),\n"
         f"                                {PRIVATE_DIR!r}, {tree.name!r}))\n"
-        "from multusctl.bin.multus import main\n"
+        f"from {module} import main\n"
         "main()\n"
     )
 
@@ -425,6 +462,8 @@ class Installer:
         self.record_path = self.private / RECORD
         self._record = self._load_record()
         self._written: dict[str, str] = {}
+        #: Host views (``…/``) of the trees this run removed: dropped from the record.
+        self._pruned: set[str] = set()
         dirs = self._record.get("dirs", [])
         self._dirs: list[str] = [str(d) for d in dirs] if isinstance(dirs, list) else []
 
@@ -487,34 +526,81 @@ class Installer:
                 raise IOFailure(
                     f"no suitable host python (>= 3.11 with ssl and ctypes) among {wanted}"
                 )
-            if not os.access(Path(self.opts.frozen_dir) / "multus", os.X_OK):
-                raise IOFailure(
-                    "cannot install multus: the host has no python3 >= 3.11 and there is "
-                    f"no frozen build in {self.opts.frozen_dir} "
-                    "(scripts/build-node-binary.sh, --frozen-dir)"
-                )
+            for entry, frozen_dir, flag in self._frozen_sources():
+                if not os.access(Path(frozen_dir) / entry, os.X_OK):
+                    raise IOFailure(
+                        f"cannot install {entry}: the host has no python3 >= 3.11 and there "
+                        f"is no frozen build in {frozen_dir} "
+                        f"(scripts/build-node-binary.sh, {flag})"
+                    )
         return "frozen", None
 
+    def _frozen_sources(self) -> list[tuple[str, str, str]]:
+        """``(entry, frozen build dir, its flag)`` of each entry point this run installs."""
+        out = []
+        if not self.opts.skip_binary:
+            out.append((PLUGIN, self.opts.frozen_dir, "--frozen-dir"))
+        if self.opts.shim:
+            out.append((SHIM, self.opts.frozen_shim_dir, "--frozen-shim-dir"))
+        return out
+
     def install_binary(self) -> None:
+        """Install ``multus`` (unless ``skip_binary``) and ``multus-shim`` (with ``shim``),
+        then remove the trees no entry point uses any more."""
         layout, interpreter = self.choose_layout()
         self.report.layout = layout
-        if interpreter is not None:
-            tree = python_tree(interpreter)
-            self.report.add("note", self.bin_dir / "multus",
-                            f"python layout, host interpreter {interpreter.path} "
-                            f"{interpreter.version[0]}.{interpreter.version[1]}")
-        else:
-            tree = frozen_tree(Path(self.opts.frozen_dir))
-            self.report.add("note", self.bin_dir / "multus", "frozen layout, self-contained")
         self._mkdir(self.private)
-        self._publish_tree(tree)
-        entry = self.bin_dir / "multus"
-        if interpreter is not None:
-            self._put(entry, launcher_text(interpreter, tree).encode(), 0o755,
-                      "launcher")
-        else:
-            self._symlink(entry, f"{PRIVATE_DIR}/{tree.name}/multus")
-        self._prune_trees(keep=tree.name)
+        previous_shim = self._tree_of(SHIM)
+        used: dict[str, str] = {}
+        for entry, frozen_dir, _flag in self._frozen_sources():
+            path = self.bin_dir / entry
+            if interpreter is not None:
+                # the shim shares the plugin's tree; alone, it gets a tree of its own files
+                tree = python_tree(interpreter, shim_only=entry == SHIM and PLUGIN not in used)
+                self.report.add("note", path,
+                                f"python layout, host interpreter {interpreter.path} "
+                                f"{interpreter.version[0]}.{interpreter.version[1]}")
+            else:
+                tree = frozen_tree(Path(frozen_dir), entry)
+                self.report.add("note", path, "frozen layout, self-contained")
+            if tree.name not in used.values():
+                self._publish_tree(tree)
+            if interpreter is not None:
+                self._put(path, launcher_text(interpreter, tree, entry).encode(), 0o755,
+                          "launcher")
+            else:
+                self._symlink(path, f"{PRIVATE_DIR}/{tree.name}/{entry}")
+            used[entry] = tree.name
+        keep = set(used.values())
+        for entry in (PLUGIN, SHIM):  # an entry point this run left alone keeps its tree
+            if entry not in used and (name := self._tree_of(entry)) is not None:
+                keep.add(name)
+        prefixes: tuple[str, ...] = TREE_PREFIXES
+        if self.opts.shim:
+            if previous_shim is not None and previous_shim != used[SHIM]:
+                keep.add(previous_shim)
+                if (self.private / previous_shim).is_dir():
+                    self.report.add("note", self.private / previous_shim,
+                                    "kept: the shim's previous tree, removed by the next run")
+        else:  # shim-* trees may be the thick DaemonSet's (docs/thick.md): not ours to prune
+            prefixes = ("python-", "frozen-")
+        self._prune_trees(keep, prefixes)
+
+    def _tree_of(self, entry: str) -> str | None:
+        """The ``multusctl.d`` tree the installed ``<bin>/<entry>`` runs from, if ours."""
+        path = self.bin_dir / entry
+        try:
+            target = os.readlink(path)
+        except OSError:  # absent, or not a symlink
+            target = None
+        if target is not None:
+            parts = Path(target).parts
+            return parts[1] if len(parts) > 2 and parts[0] == PRIVATE_DIR else None
+        data = _read(path)
+        if data is None or _LAUNCHER_MARK.encode() not in data:
+            return None
+        match = re.search(rb"'(python-[0-9a-f]+)'", data)
+        return match.group(1).decode() if match else None
 
     def _publish_tree(self, tree: Tree) -> None:
         final = self.private / tree.name
@@ -565,14 +651,15 @@ class Installer:
             fsutil.remove_quietly(tmp)
             raise
 
-    def _prune_trees(self, keep: str) -> None:
+    def _prune_trees(self, keep: set[str], prefixes: tuple[str, ...]) -> None:
         if not self.private.is_dir():
             return
         for entry in sorted(self.private.iterdir()):
-            if entry.is_dir() and entry.name != keep and (
-                entry.name.startswith(("python-", "frozen-", ".staging-"))
+            if entry.is_dir() and entry.name not in keep and (
+                entry.name.startswith((*prefixes, ".staging-"))
             ):
                 self.report.add("remove", entry, "previous version")
+                self._pruned.add(self.paths.host_view(entry) + "/")
                 if not self.opts.dry_run:
                     shutil.rmtree(entry, ignore_errors=True)
 
@@ -650,12 +737,13 @@ class Installer:
 
     def install(self) -> Report:
         opts = self.opts
-        if not opts.skip_binary and not self.bin_dir.is_dir():
+        binaries = not opts.skip_binary or opts.shim
+        if binaries and not self.bin_dir.is_dir():
             raise IOFailure(f"cni-bin-dir {self.bin_dir} does not exist")
         if not opts.skip_config and not self.conf_dir.is_dir():
             raise IOFailure(f"cni-conf-dir {self.conf_dir} does not exist")
         try:
-            if not opts.skip_binary:
+            if binaries:
                 self.install_binary()
             if not opts.skip_kubeconfig and not opts.skip_config:
                 self.install_kubeconfig()
@@ -667,18 +755,19 @@ class Installer:
         return self.report
 
     def _save_record(self) -> None:
-        private = self.paths.host_view(self.private) + "/"
         files = {
             k: v for k, v in self._recorded_files().items()
-            # trees of earlier versions were pruned; only the current one stays recorded
-            if not (k.startswith(private) and k.endswith("/") and k not in self._written)
+            # trees pruned by this run, or gone since, leave the record; trees still in use
+            # stay recorded even when this run did not install them (--skip-binary)
+            if k not in self._pruned
+            and not (k.endswith("/") and not self.paths.local(k.rstrip("/")).is_dir())
         }
         files.update(self._written)
         doc = {"version": __version__, "layout": self.report.layout
                or str(self._record.get("layout", "")),
                "files": dict(sorted(files.items())), "dirs": self._dirs}
         data = (json.dumps(doc, indent=2) + "\n").encode()
-        if not self.private.exists() and self.opts.skip_binary and not self._written:
+        if not self.private.exists() and not self._written:
             return
         self._mkdir(self.private)
         if _read(self.record_path) == data:
@@ -751,6 +840,7 @@ def uninstall(options: InstallOptions) -> Report:
 
 __all__ = [
     "DEFAULT_FROZEN_DIR",
+    "DEFAULT_FROZEN_SHIM_DIR",
     "LAYOUTS",
     "OWN_OUTPUTS",
     "HostPython",

@@ -318,3 +318,34 @@ def test_daemonset_init_container_installs_a_working_shim(
         previous = f"shim-upgrade{n}"
         res = run(link, {"CNI_COMMAND": "VERSION", "PATH": "/nonexistent"})
         assert res.rc == 0, res
+
+
+def test_multusctl_install_shim_only_publishes_and_links_the_build(
+    shim_dir: Path, tmp_path: Path
+) -> None:
+    """``multusctl install --shim-only --layout=frozen``: the other way onto a node (no
+    DaemonSet), with the same staged tree and one-rename switch."""
+    bin_dir = tmp_path / "opt-cni-bin"
+    bin_dir.mkdir()
+    argv = [str(MULTUSCTL), "install", "--shim-only", "--layout=frozen",
+            f"--cni-bin-dir={bin_dir}", f"--frozen-shim-dir={shim_dir}"]
+
+    def install(*extra: str) -> str:
+        proc = subprocess.run([*argv, *extra], capture_output=True, text=True, check=False,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    install()
+    link = bin_dir / "multus-shim"
+    target = os.readlink(link)
+    assert target.startswith("multusctl.d/shim-")
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["multus-shim", "multusctl.d"]
+    res = run(link, {"CNI_COMMAND": "VERSION", "PATH": "/nonexistent"})
+    assert res.rc == 0, res
+    assert res.out == {"cniVersion": "1.1.0", "supportedVersions": SUPPORTED}
+    res = run(link, cni_env("DEL"), shim_conf(tmp_path))
+    assert (res.rc, res.stdout) == (0, ""), res  # no daemon, nothing cached: DEL succeeds
+    assert install().rstrip().endswith("install: nothing to do, already installed")
+    install("--uninstall")
+    assert list(bin_dir.iterdir()) == []

@@ -1,12 +1,14 @@
 """``multusctl install`` in a temp host root: layouts, idempotence, dry run, uninstall.
 
-The frozen layout is exercised with a stand-in onedir tree (an executable ``multus`` and
-an ``_internal/`` directory): what install does with it does not depend on PyInstaller.
-The real frozen build runs as the CNI plugin in tests/privileged/test_frozen_multus.py.
+The frozen layout is exercised with stand-in onedir trees (an executable ``multus`` or
+``multus-shim`` and an ``_internal/`` directory): what install does with them does not
+depend on PyInstaller. The real frozen builds run in tests/privileged/test_frozen_multus.py
+and (installed by ``multusctl install --shim-only``) tests/integration/test_frozen_shim.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -44,11 +46,21 @@ class Host:
         exe.write_text("#!/bin/sh\necho frozen-stand-in \"$CNI_COMMAND\"\n")
         exe.chmod(0o755)
         (self.frozen / "_internal" / "libpython3.11.so.1.0").write_bytes(b"\x7fELF stand-in")
+        self.frozen_shim = root / "frozen" / "multus-shim"
+        (self.frozen_shim / "_internal").mkdir(parents=True)
+        self.set_frozen_shim("frozen-shim-stand-in")
+        (self.frozen_shim / "_internal" / "base_library.zip").write_bytes(b"PK stand-in")
+
+    def set_frozen_shim(self, answer: str) -> None:
+        exe = self.frozen_shim / "multus-shim"
+        exe.write_text(f"#!/bin/sh\necho {answer} \"$CNI_COMMAND\"\n")
+        exe.chmod(0o755)
 
     def args(self, *extra: str) -> list[str]:
         return [
             f"--cni-bin-dir={self.bin}", f"--cni-conf-dir={self.conf}",
-            f"--frozen-dir={self.frozen}", f"--token-file={self.sa / 'token'}",
+            f"--frozen-dir={self.frozen}", f"--frozen-shim-dir={self.frozen_shim}",
+            f"--token-file={self.sa / 'token'}",
             f"--ca-file={self.sa / 'ca.crt'}", "--server-host=10.96.0.1",
             "--server-port=443", *extra,
         ]
@@ -227,3 +239,182 @@ def test_python_layout_launcher_runs_the_plugin(host: Host) -> None:
     assert json.loads(proc.stdout)["cniVersion"] == "1.1.0"
     # idempotent too
     assert host.run("--layout=python").stdout.rstrip().endswith("already installed")
+
+
+# --------------------------------------------------------------------------- multus-shim
+
+
+def record(host: Host) -> dict[str, str]:
+    doc = json.loads((host.bin / "multusctl.d" / "install.json").read_text())
+    files: dict[str, str] = doc["files"]
+    return files
+
+
+def trees(host: Host) -> list[str]:
+    return sorted(p.name for p in (host.bin / "multusctl.d").iterdir() if p.is_dir())
+
+
+def version(entry: Path) -> dict[str, object]:
+    """``CNI_COMMAND=VERSION`` through an installed entry point, with an empty environment
+    (as a runtime that passes nothing else would)."""
+    proc = subprocess.run([str(entry)], env={"CNI_COMMAND": "VERSION"}, input="{}",
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    doc: dict[str, object] = json.loads(proc.stdout)
+    return doc
+
+
+SUPPORTED = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+needs_host_python = pytest.mark.skipif(
+    not HAVE_HOST_PYTHON, reason="this machine has no python3 >= 3.11 in /usr/bin or "
+    "/usr/local/bin")
+
+
+@needs_host_python
+def test_python_layout_with_shim_adds_a_second_launcher_on_the_same_tree(host: Host) -> None:
+    before = host.tree()
+    out = host.run("--layout=python", "--with-shim", "--skip-config").stdout
+    assert f"wrote {host.bin / 'multus-shim'} (launcher)" in out
+    (tree,) = trees(host)
+    assert tree.startswith("python-")
+    shim = host.bin / "multus-shim"
+    text = shim.read_text()
+    assert text.splitlines()[0].endswith(" -IS")
+    assert "from multusctl.bin.shim import main\n" in text
+    assert repr(tree) in text  # the tree the thin launcher imports from, too
+    assert repr(tree) in (host.bin / "multus").read_text()
+    assert version(shim) == {"cniVersion": "1.1.0", "supportedVersions": SUPPORTED}
+    flag = subprocess.run([str(shim), "-version"], env={}, capture_output=True, text=True,
+                          check=True)
+    assert flag.stdout.startswith("multus-shim: version:")
+    assert "unknown\n" not in flag.stdout  # the version came from the installed package
+    assert version(host.bin / "multus")["cniVersion"] == "1.1.0"
+    files = record(host)
+    assert files[str(shim)] == hashlib.sha256(shim.read_bytes()).hexdigest()
+    assert f"{host.bin / 'multusctl.d' / tree}/" in files
+
+    after = host.tree()
+    second = host.run("--layout=python", "--with-shim", "--skip-config").stdout
+    assert second.rstrip().endswith("install: nothing to do, already installed")
+    assert host.tree() == after
+
+    out = host.run("--uninstall").stdout
+    assert f"removed {shim}" in out
+    assert host.tree() == before
+
+
+@needs_host_python
+def test_shim_only_installs_a_tree_of_the_shim_alone_and_no_config(host: Host) -> None:
+    conf_before = sorted(p.name for p in host.conf.iterdir())
+    dry = host.run("--layout=python", "--shim-only", "--dry-run").stdout
+    assert f"dry run: would write {host.bin / 'multus-shim'} (launcher)" in dry
+    assert not (host.bin / "multusctl.d").exists()
+    out = host.run("--layout=python", "--shim-only").stdout
+    assert "(3 files)" in out
+    assert not (host.bin / "multus").exists()
+    assert sorted(p.name for p in host.conf.iterdir()) == conf_before  # no 00-multus.conf
+    (tree,) = trees(host)
+    sources = sorted(str(p.relative_to(host.bin / "multusctl.d" / tree))
+                     for p in (host.bin / "multusctl.d" / tree).rglob("*.py"))
+    assert sources == ["multusctl/__init__.py", "multusctl/bin/__init__.py",
+                       "multusctl/bin/shim.py"]
+    assert version(host.bin / "multus-shim")["supportedVersions"] == SUPPORTED
+    assert host.run("--layout=python", "--shim-only").stdout.rstrip().endswith(
+        "already installed")
+
+
+def test_frozen_layout_with_shim_links_a_published_copy_of_the_shim_build(host: Host) -> None:
+    before = host.tree()
+    dry = host.run("--layout=frozen", "--with-shim", "--dry-run").stdout
+    assert host.tree() == before
+    assert f"would write {host.bin / 'multus-shim'} (-> multusctl.d/shim-" in dry
+    out = host.run("--layout=frozen", "--with-shim").stdout
+    assert "install: 6 changed" in out  # two trees, two links, kubeconfig, config
+    link = host.bin / "multus-shim"
+    target = os.readlink(link)
+    assert target.startswith("multusctl.d/shim-")
+    assert target.endswith("/multus-shim")
+    assert (link.resolve().parent / "_internal" / "base_library.zip").is_file()
+    assert not (link.resolve().parent / ".build-key").exists()
+    run = subprocess.run([str(link)], env={"CNI_COMMAND": "VERSION"}, capture_output=True,
+                         text=True, check=True)
+    assert run.stdout == "frozen-shim-stand-in VERSION\n"
+    assert os.readlink(host.bin / "multus").startswith("multusctl.d/frozen-")
+    assert record(host)[str(link)] == f"symlink:{target}"
+
+    after = host.tree()
+    second = host.run("--layout=frozen", "--with-shim").stdout
+    assert second.rstrip().endswith("install: nothing to do, already installed")
+    assert host.tree() == after
+
+    host.run("--uninstall")
+    assert host.tree() == before
+
+
+def test_shim_upgrade_keeps_the_previous_tree_until_the_next_run(host: Host) -> None:
+    """A shim started before the switch may still wait (60 s) for the daemon, loading
+    modules from its tree: the tree it ran from stays for one run (as the thick
+    DaemonSet's init container does)."""
+    host.run("--layout=frozen", "--shim-only")
+    old = os.readlink(host.bin / "multus-shim").split("/")[1]
+    host.set_frozen_shim("frozen-shim-v2")
+    out = host.run("--layout=frozen", "--shim-only").stdout
+    new = os.readlink(host.bin / "multus-shim").split("/")[1]
+    assert new != old
+    assert f"note: {host.bin / 'multusctl.d' / old} (kept: " in out
+    assert trees(host) == sorted([old, new])
+    assert f"{host.bin / 'multusctl.d' / old}/" in record(host)  # uninstall still finds it
+    run = subprocess.run([str(host.bin / "multus-shim")], env={"CNI_COMMAND": "ADD"},
+                         capture_output=True, text=True, check=True)
+    assert run.stdout == "frozen-shim-v2 ADD\n"
+
+    out = host.run("--layout=frozen", "--shim-only").stdout
+    assert f"removed {host.bin / 'multusctl.d' / old} (previous version)" in out
+    assert trees(host) == [new]
+    assert f"{host.bin / 'multusctl.d' / old}/" not in record(host)
+    assert host.run("--layout=frozen", "--shim-only").stdout.rstrip().endswith(
+        "already installed")
+    host.run("--uninstall")
+    assert sorted(p.name for p in host.bin.iterdir()) == []
+
+
+def test_thin_install_leaves_the_shim_and_foreign_shim_trees_alone(host: Host) -> None:
+    host.run("--layout=frozen", "--with-shim", "--skip-config")
+    shim_target = os.readlink(host.bin / "multus-shim")
+    # a tree of the thick DaemonSet's init container (multusctl.d/shim-<build key>/)
+    foreign = host.bin / "multusctl.d" / "shim-0123456789abcdef"
+    foreign.mkdir()
+    (host.frozen / "multus").write_text("#!/bin/sh\necho frozen-v2\n")
+    out = host.run("--layout=frozen", "--skip-config").stdout  # no --with-shim
+    assert "multus-shim" not in out
+    assert os.readlink(host.bin / "multus-shim") == shim_target
+    assert foreign.is_dir()
+    assert shim_target.split("/")[1] in trees(host)
+    assert f"{host.bin / 'multusctl.d' / shim_target.split('/')[1]}/" in record(host)
+    host.run("--uninstall")
+    assert sorted(p.name for p in host.bin.iterdir()) == ["multusctl.d"]
+    assert trees(host) == [foreign.name]  # not ours: left where it was
+
+
+def test_a_run_without_the_binary_keeps_the_installed_tree_recorded(host: Host) -> None:
+    before = host.tree()
+    host.run("--layout=frozen", "--with-shim")
+    host.run("--skip-binary")  # config only: the trees stay installed, and recorded
+    files = record(host)
+    assert sum(k.endswith("/") for k in files) == 2
+    host.run("--uninstall")
+    assert host.tree() == before
+
+
+def test_missing_frozen_shim_build_is_an_error(host: Host, tmp_path: Path) -> None:
+    proc = host.run("--layout=frozen", "--shim-only", f"--frozen-shim-dir={tmp_path / 'no'}",
+                    check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: no frozen multus-shim build in {tmp_path / 'no'}")
+    assert "--frozen-shim-dir" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = host.run("--layout=auto", "--shim-only", f"--python={tmp_path / 'no-python'}",
+                    f"--frozen-shim-dir={tmp_path / 'no'}", check=False)
+    assert proc.returncode == 1
+    assert "cannot install multus-shim: the host has no python3 >= 3.11" in proc.stderr
+    assert not (host.bin / "multus-shim").exists()

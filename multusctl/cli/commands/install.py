@@ -2,8 +2,10 @@
 
 The plugin goes into --cni-bin-dir as the fastest self-contained layout the host allows
 (--layout auto: the host's python3 >= 3.11 if present, else the frozen build); see
-docs/node-install.md. Idempotent: a second run changes nothing and says so. --dry-run
-prints the plan and touches nothing; --uninstall removes exactly what install wrote.
+docs/node-install.md. --with-shim also installs thick mode's multus-shim in the same
+layout; --shim-only installs nothing else (a thick node: its daemon writes the config).
+Idempotent: a second run changes nothing and says so. --dry-run prints the plan and
+touches nothing; --uninstall removes exactly what install wrote.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from multusctl.cli.commands import _node_flags as nf
 from multusctl.errors import InvalidEnvironment
 from multusctl.installer.install import (
     DEFAULT_FROZEN_DIR,
+    DEFAULT_FROZEN_SHIM_DIR,
     InstallOptions,
     KubeconfigSource,
     Report,
@@ -67,6 +70,29 @@ def command(
             help="The PyInstaller onedir build (scripts/build-node-binary.sh).",
         ),
     ] = DEFAULT_FROZEN_DIR,
+    with_shim: Annotated[
+        bool,
+        typer.Option(
+            "--with-shim/--without-shim",
+            help="Also install multus-shim (thick mode's CNI executable) in the same layout.",
+        ),
+    ] = False,
+    shim_only: Annotated[
+        bool,
+        typer.Option(
+            "--shim-only/--no-shim-only",
+            help="Install multus-shim and nothing else (a thick node, whose daemon writes "
+            "the config): --with-shim --skip-binary --skip-config.",
+        ),
+    ] = False,
+    frozen_shim_dir: Annotated[
+        str,
+        typer.Option(
+            "--frozen-shim-dir",
+            help="The shim's PyInstaller onedir build "
+            "(scripts/build-node-binary.sh --target multus-shim).",
+        ),
+    ] = DEFAULT_FROZEN_SHIM_DIR,
     python: Annotated[
         str,
         typer.Option(
@@ -86,7 +112,10 @@ def command(
     ] = "/",
     skip_binary: Annotated[
         bool,
-        typer.Option("--skip-binary/--no-skip-binary", help="Do not install the plugin."),
+        typer.Option(
+            "--skip-binary/--no-skip-binary",
+            help="Do not install the thin multus plugin (--with-shim still installs the shim).",
+        ),
     ] = False,
     skip_config: Annotated[
         bool,
@@ -208,8 +237,10 @@ def command(
         frozen_dir=frozen_dir,
         python=python,
         host_root=host_root,
-        skip_binary=skip_binary,
-        skip_config=skip_config,
+        skip_binary=skip_binary or shim_only,
+        shim=with_shim or shim_only,
+        frozen_shim_dir=frozen_shim_dir,
+        skip_config=skip_config or shim_only,
         skip_kubeconfig=skip_kubeconfig,
         kubeconfig=KubeconfigSource(
             copy_from=kubeconfig,
