@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -501,3 +502,41 @@ class Daemon:
 
 def is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
+
+
+#: Temp dirs of installed plugins, removed by bench/run.py at exit.
+INSTALL_DIRS: list[Path] = []
+
+
+def install_python_layout(venv_bin: Path, notes: list[str], entry: str = "multus") -> Path:
+    """``multusctl install --layout python`` into a temp bin dir: the launcher a node gets
+    (host ``python3 -IS``, private copy of the package). ``entry`` is ``multus`` (the thin
+    plugin) or ``multus-shim`` (installed with ``--with-shim``). Falls back to the venv's
+    console script of the same name."""
+    target = Path(tempfile.mkdtemp(prefix="multusctl-bench-bin-"))
+    INSTALL_DIRS.append(target)
+    extra = ["--with-shim"] if entry == "multus-shim" else []
+    proc = subprocess.run(
+        [
+            str(venv_bin / "multusctl"),
+            "install",
+            "--layout",
+            "python",
+            "--cni-bin-dir",
+            str(target),
+            "--skip-config",
+            "--skip-kubeconfig",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if proc.returncode != 0 or not is_executable(target / entry):
+        notes.append(
+            f"python layout install of {entry} failed ({proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-300:]}; using the venv script"
+        )
+        return venv_bin / entry
+    return target / entry

@@ -91,7 +91,7 @@ def discover(args: argparse.Namespace) -> tuple[list[Implementation], list[str]]
     found: list[Implementation] = [impls.RawDelegates("raw", "raw delegates", kube=False)]
     ours = Path(args.ours) if args.ours else venv_bin / "multus"
     if not args.ours and args.ours_layout == "python":
-        ours = install_python_layout(venv_bin, notes)
+        ours = impls.install_python_layout(venv_bin, notes)
     if impls.is_executable(ours):
         found.append(impls.ThinPlugin("ours-thin", "multusctl thin", binary=ours))
     else:
@@ -107,8 +107,10 @@ def discover(args: argparse.Namespace) -> tuple[list[Implementation], list[str]]
         import thick
 
         scratch = Path(tempfile.mkdtemp(prefix="multusctl-bench-bin-"))
-        INSTALL_DIRS.append(scratch)
-        more, thick_notes = thick.discover(venv_bin, up, scratch)
+        impls.INSTALL_DIRS.append(scratch)
+        more, thick_notes = thick.discover(
+            venv_bin, up, scratch, python_layout=args.ours_layout == "python"
+        )
         found += more
         notes += thick_notes
     except ImportError as e:
@@ -123,26 +125,6 @@ def discover(args: argparse.Namespace) -> tuple[list[Implementation], list[str]]
         found = [i for i in found if i.key in keep or i.key == "raw"]
     return found, notes
 
-
-def install_python_layout(venv_bin: Path, notes: list[str]) -> Path:
-    """``multusctl install --layout python`` into a temp bin dir: the launcher a node gets
-    (host ``python3 -IS``, private copy of the package). Falls back to the venv script."""
-    target = Path(tempfile.mkdtemp(prefix="multusctl-bench-bin-"))
-    INSTALL_DIRS.append(target)
-    proc = subprocess.run(
-        [str(venv_bin / "multusctl"), "install", "--layout", "python", "--cni-bin-dir",
-         str(target), "--skip-config", "--skip-kubeconfig"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )
-    if proc.returncode != 0 or not impls.is_executable(target / "multus"):
-        notes.append(f"python layout install failed ({proc.returncode}): "
-                     f"{(proc.stderr or proc.stdout).strip()[-300:]}; using the venv script")
-        return venv_bin / "multus"
-    return target / "multus"
-
-
-#: Temp dirs of installed plugins, removed at exit.
-INSTALL_DIRS: list[Path] = []
 
 #: (ours key, upstream key, label) pairs that get a ratio column.
 PAIRS = (("ours-thin", "upstream-thin", "thin"), ("ours-thick", "upstream-thick", "thick"))
@@ -516,7 +498,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ours", help="path of our multus executable (overrides --ours-layout)")
     p.add_argument("--ours-layout", choices=("python", "venv"), default="python",
                    help="python: `multusctl install --layout python` into a temp dir (what "
-                        "a node runs; default); venv: the venv's console script")
+                        "a node runs; default), for the thin multus and, with --with-shim, "
+                        "the thick multus-shim; venv: the venv's console scripts")
     p.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     p.add_argument("--write-docs", action="store_true",
                    help=f"rewrite the table in {DOCS.relative_to(REPO)}")
@@ -620,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = execute(args, rows, result)
     finally:
-        for d in INSTALL_DIRS:
+        for d in impls.INSTALL_DIRS:
             shutil.rmtree(d, ignore_errors=True)
     result["ours_binary"] = next(
         (str(r.binary) for r in rows if isinstance(r, impls.ThinPlugin) and r.key == "ours-thin"),

@@ -136,10 +136,14 @@ def _ours_daemon_argv(venv_bin: Path) -> list[str] | None:
     return [str(exe), "daemon", "--config", "{config}"]
 
 
-def _ours_shim(venv_bin: Path, scratch: Path) -> Path:
-    """The venv's ``multus-shim`` console script, or (before the venv is re-installed with
-    it) an equivalent launcher written to ``scratch``."""
+def _ours_shim(venv_bin: Path, scratch: Path, notes: list[str], python_layout: bool) -> Path:
+    """``multus-shim`` as a node gets it: ``multusctl install --layout python --with-shim``
+    into a temp bin dir (``#!/usr/bin/python3 -IS`` launcher, private copy of the package).
+    Without ``python_layout``, or when that install fails: the venv's console script, or
+    (before the venv is re-installed with it) an equivalent launcher written to ``scratch``."""
     shim = venv_bin / "multus-shim"
+    if python_layout:
+        shim = impls.install_python_layout(venv_bin, notes, entry="multus-shim")
     if impls.is_executable(shim):
         return shim
     if not (impls.REPO / "multusctl" / "bin" / "shim.py").exists():
@@ -154,11 +158,14 @@ def _ours_shim(venv_bin: Path, scratch: Path) -> Path:
 
 
 def discover(
-    venv_bin: Path, upstream_dir: Path, scratch: Path
+    venv_bin: Path, upstream_dir: Path, scratch: Path, *, python_layout: bool = True
 ) -> tuple[list[Implementation], list[str]]:
+    """Thick rows whose executables exist. Ours runs the shim a node gets from
+    ``multusctl install --layout python --with-shim`` (``python_layout``, the default) or the
+    venv's console script."""
     found: list[Implementation] = []
     notes: list[str] = []
-    ours_shim = _ours_shim(venv_bin, scratch)
+    ours_shim = _ours_shim(venv_bin, scratch, notes, python_layout)
     ours_daemon = _ours_daemon_argv(venv_bin)
     if ours_daemon and impls.is_executable(ours_shim):
         found.append(
