@@ -20,7 +20,14 @@ passed as flags; /var/lib (multus' cache, libcni's cache, host-local's leases, a
 their default paths) is a bind mount visible only to the plugin processes. So the seed
 YAML runs unchanged and nothing outside the temp root is written.
 
-    python scripts/quickstart.py --workdir DIR [--prefix mct-qs-123-]
+With ``--thick`` the same flow runs through the thick plugin, as the guide installs it
+(``deployments/multus-daemonset-thick-plugin.yml``): the DaemonSet's init container puts
+``multus-shim`` into the node's /opt/cni/bin, ``multusctl daemon`` runs inside the node
+namespace with the manifest's ``daemon-config.json`` (its /host paths moved to the temp
+root) and writes ``00-multus.conf`` for the shim, and the runtime's ADD/DEL go
+cnitool → multus-shim → daemon.
+
+    python scripts/quickstart.py --workdir DIR [--prefix mct-qs-123-] [--thick]
 
 Run it through scripts/quickstart.sh (root, traps, set-up checks).
 """
@@ -37,6 +44,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
@@ -45,13 +53,23 @@ sys.path.insert(0, str(REPO / "tests" / "privileged"))
 import controlplane  # noqa: E402
 import netns as nslab  # noqa: E402
 import seeds  # noqa: E402
+import thicklab  # noqa: E402
 from thinlab import ApiForwarder  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MULTUSCTL = BIN / "multusctl"
 REFERENCE_PLUGINS = Path("/usr/lib/cni")
 NODE_NAME = "node-1"
-FROZEN_DIR = REPO / "build" / "node" / "multus"
+#: scripts/build-node-binary.sh's output (MULTUSCTL_FROZEN_OUT as in the tests).
+FROZEN_OUT = Path(os.environ.get("MULTUSCTL_FROZEN_OUT") or REPO / "build" / "node")
+FROZEN_DIR = FROZEN_OUT / "multus"
+FROZEN_SHIM_DIR = FROZEN_OUT / "multus-shim"
+MULTUS_NAMESPACE = "kube-system"
+#: The thick DaemonSet mounts the node's directories under /host (and its / at /hostroot);
+#: the image keeps the frozen shim here.
+HOST_MOUNT = "/host"
+HOSTROOT_MOUNT = "/hostroot"
+IMAGE_SHIM_DIR = "/usr/src/multus-cni/frozen/multus-shim"
 
 # ---- from the quickstart guide, verbatim (tests/cluster/seeds.py) ---------------------
 SEED_NAD = seeds.QUICKSTART_NAD
@@ -88,7 +106,26 @@ class QuickstartError(RuntimeError):
     pass
 
 
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; False when it took the SIGKILL."""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    return True
+
+
 class Quickstart:
+    """The thin plugin's quickstart (``deployments/multus-daemonset.yml``)."""
+
+    manifest = "deployments/multus-daemonset.yml"
+    removed = "the entrypoint (and the 00-multus.conf it generated)"
+
     def __init__(self, workdir: Path, prefix: str) -> None:
         self.work = workdir
         self.host = workdir / "node-root"
@@ -110,21 +147,38 @@ class Quickstart:
         assert self.cp is not None
         return self.cp.kubectl(*args, input_text=input_text).stdout
 
-    def cnitool(self, command: str, cni_args: str) -> subprocess.CompletedProcess[bytes]:
-        """cnitool inside the node namespace, /var/lib bound to the node root's."""
-        assert self.cp is not None
+    def node_exec(self, argv: list[str]) -> list[str]:
+        """``argv`` run inside the node namespace, with /var/lib bound to the node root's
+        (in the private mount namespace of ``ip netns exec``)."""
         assert self.node is not None
+        script = 'mount --bind "$1" /var/lib && shift && exec "$@"'
+        return ["ip", "netns", "exec", self.node.name, "sh", "-c", script, "sh",
+                str(self.var_lib), *argv]
+
+    def cnitool(self, command: str, cni_args: str) -> subprocess.CompletedProcess[bytes]:
+        """cnitool inside the node namespace, as the node's runtime."""
+        assert self.cp is not None
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "NETCONFPATH": str(self.conf_dir),
             "CNI_PATH": f"{self.bin_dir}:{REFERENCE_PLUGINS}",
             "CNI_ARGS": cni_args,
         }
-        script = 'mount --bind "$1" /var/lib && shift && exec "$@"'
-        argv = ["ip", "netns", "exec", self.node.name, "sh", "-c", script, "sh",
-                str(self.var_lib), str(self.cp.binaries.cnitool), command,
-                "multus-cni-network", str(nslab.NETNS_DIR / self.pod_ns)]
+        argv = self.node_exec([str(self.cp.binaries.cnitool), command, "multus-cni-network",
+                               str(nslab.NETNS_DIR / self.pod_ns)])
         return subprocess.run(argv, env=env, capture_output=True, timeout=120, check=False)
+
+    def write_service_account(self) -> tuple[str, str]:
+        """The multus ServiceAccount's token and CA, as kubelet mounts them into the pod;
+        returns the API server's host and port (KUBERNETES_SERVICE_HOST/_PORT)."""
+        assert self.cp is not None
+        token = self.cp.service_account_token(MULTUS_NAMESPACE, "multus")
+        (self.sa_dir / "token").write_text(token)
+        shutil.copyfile(self.cp.ca_file, self.sa_dir / "ca.crt")
+        print(f"service account token: TokenRequest for {MULTUS_NAMESPACE}/multus "
+              f"(kubectl create token multus -n {MULTUS_NAMESPACE})")
+        host, port = self.cp.server.removeprefix("https://").rsplit(":", 1)
+        return host, port
 
     # ------------------------------------------------------------------ steps
 
@@ -135,10 +189,9 @@ class Quickstart:
         print(f"API server {self.cp.server}, up in {self.cp.start_seconds:.1f} s")
 
     def apply_manifest(self) -> None:
-        say("Installation: kubectl apply -f deployments/multus-daemonset.yml")
-        manifest = REPO / "deployments" / "multus-daemonset.yml"
-        show("kubectl apply -f deployments/multus-daemonset.yml",
-             self.kubectl("apply", "-f", str(manifest)))
+        say(f"Installation: kubectl apply -f {self.manifest}")
+        show(f"kubectl apply -f {self.manifest}",
+             self.kubectl("apply", "-f", str(REPO / self.manifest)))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                      "crd/network-attachment-definitions.k8s.cni.cncf.io")
         print("(no kubelet runs the DaemonSet here: its two containers' commands run "
@@ -161,6 +214,7 @@ class Quickstart:
         self.forwarder = ApiForwarder(self.node.name, port)
 
     def install_plugin(self) -> None:
+        """What the DaemonSet's init container puts into the node's /opt/cni/bin."""
         say("DaemonSet init container: multusctl install --skip-config")
         argv = [str(MULTUSCTL), "install", "--skip-config", "--layout=auto",
                 f"--cni-bin-dir={self.bin_dir}"]
@@ -172,15 +226,10 @@ class Quickstart:
         if proc.returncode != 0:
             raise QuickstartError("multusctl install failed")
 
-    def run_entrypoint(self) -> None:
+    def start_node_agent(self) -> None:
+        """The DaemonSet's container: here ``multusctl entrypoint``."""
         say("DaemonSet container: multusctl entrypoint --multus-conf-file=auto")
-        assert self.cp is not None
-        token = self.cp.service_account_token("kube-system", "multus")
-        (self.sa_dir / "token").write_text(token)
-        shutil.copyfile(self.cp.ca_file, self.sa_dir / "ca.crt")
-        print("service account token: TokenRequest for kube-system/multus "
-              "(kubectl create token multus -n kube-system)")
-        host, port = self.cp.server.removeprefix("https://").rsplit(":", 1)
+        host, port = self.write_service_account()
         env = dict(os.environ, KUBERNETES_SERVICE_HOST=host, KUBERNETES_SERVICE_PORT=port)
         kubeconfig = self.conf_dir / "multus.d" / "multus.kubeconfig"
         argv = [str(MULTUSCTL), "entrypoint", "--multus-conf-file=auto",
@@ -203,9 +252,13 @@ class Quickstart:
                 raise QuickstartError("multusctl entrypoint wrote no 00-multus.conf in 60 s")
             time.sleep(0.05)
         time.sleep(0.2)
+        self.show_conf_dir()
+
+    def show_conf_dir(self) -> None:
         listing = sorted(str(p.relative_to(self.conf_dir)) for p in self.conf_dir.rglob("*"))
         show("ls -R <node>/etc/cni/net.d", "\n".join(listing))
-        show("cat <node>/etc/cni/net.d/00-multus.conf", target.read_text())
+        show("cat <node>/etc/cni/net.d/00-multus.conf",
+             (self.conf_dir / "00-multus.conf").read_text())
 
     def create_nad(self) -> None:
         say("Creating additional interfaces: the guide's macvlan-conf")
@@ -283,19 +336,17 @@ class Quickstart:
         show("kubectl delete pod samplepod", self.kubectl("delete", "pod", "samplepod",
                                                           "--wait=false"))
 
-    def stop_entrypoint(self) -> None:
+    def stop_node_agent(self) -> list[str]:
+        """Stops the DaemonSet container's process; returns clean-up problems."""
         if self.entrypoint is None:
-            return
+            return []
         proc, self.entrypoint = self.entrypoint, None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc, grace=15)
         out = proc.stdout.read().decode() if proc.stdout else ""
         show("multusctl entrypoint output (stopped with SIGTERM)", out)
+        if (self.conf_dir / "00-multus.conf").exists():
+            return ["00-multus.conf survived --cleanup-config-on-exit"]
+        return []
 
     def cleanup(self) -> list[str]:
         problems: list[str] = []
@@ -304,9 +355,7 @@ class Quickstart:
                 self.cnitool("del", "IgnoreUnknown=1")
             except (OSError, subprocess.SubprocessError) as e:
                 problems.append(f"cnitool del: {e}")
-        self.stop_entrypoint()
-        if (self.conf_dir / "00-multus.conf").exists():
-            problems.append("00-multus.conf survived --cleanup-config-on-exit")
+        problems += self.stop_node_agent()
         if self.forwarder is not None:
             self.forwarder.close()
         problems += self.lab.teardown()
@@ -319,7 +368,7 @@ class Quickstart:
         self.apply_manifest()
         self.make_node()
         self.install_plugin()
-        self.run_entrypoint()
+        self.start_node_agent()
         self.create_nad()
         _uid, cni_args = self.create_pod()
         self.add(cni_args)
@@ -327,12 +376,164 @@ class Quickstart:
         self.delete(cni_args)
 
 
+class ThickQuickstart(Quickstart):
+    """The same quickstart through the thick plugin: runtime → multus-shim → daemon."""
+
+    manifest = "deployments/multus-daemonset-thick-plugin.yml"
+    removed = ("the daemon (its 00-multus.conf stays, cleanupConfigOnExit being false, and "
+               "goes with the temp root)")
+
+    def __init__(self, workdir: Path, prefix: str) -> None:
+        super().__init__(workdir, prefix)
+        #: The kube-multus container's own files: its ConfigMap mount and credentials.
+        self.container_dir = workdir / "kube-multus"
+        self.daemon_log = workdir / "multus-daemon.log"
+        self.daemon: subprocess.Popen[bytes] | None = None
+
+    def node_path(self, path: str) -> str:
+        """A path of the DaemonSet's containers as it is on this node: the node's
+        directories are mounted under /host, and here they live in the temp root."""
+        if path == HOSTROOT_MOUNT:
+            # the whole host root: this machine's / (the node namespace shares it)
+            return "/"
+        if path.startswith(HOST_MOUNT + "/"):
+            return f"{self.host}{path.removeprefix(HOST_MOUNT)}"
+        return path
+
+    def kube_multus_ds(self) -> dict[str, Any]:
+        out = self.kubectl("get", "daemonset", "kube-multus-ds", "-n", MULTUS_NAMESPACE,
+                           "-o", "json")
+        pod_spec: dict[str, Any] = json.loads(out)["spec"]["template"]["spec"]
+        return pod_spec
+
+    def install_plugin(self) -> None:
+        say("DaemonSet init container install-multus-shim: multus-shim into /opt/cni/bin")
+        target = self.bin_dir / "multus-shim"
+        key_file = FROZEN_SHIM_DIR / ".build-key"
+        key = subprocess.run(
+            ["bash", str(REPO / "scripts" / "build-node-binary.sh"), "--target", "multus-shim",
+             "--print-key"], capture_output=True, text=True, timeout=60, check=False,
+        ).stdout.strip()
+        if key and key_file.exists() and key_file.read_text().strip() == key:
+            (init,) = self.kube_multus_ds()["initContainers"]
+            script = str(init["command"][-1])
+            script = script.replace(IMAGE_SHIM_DIR, str(FROZEN_SHIM_DIR))
+            script = script.replace(f"{HOST_MOUNT}/opt/cni/bin", self.node_path(
+                f"{HOST_MOUNT}/opt/cni/bin"))
+            proc = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True,
+                                  timeout=120, check=False)
+            show(f"sh -c <the init container's script> (image dir: {FROZEN_SHIM_DIR}; "
+                 "/host/opt/cni/bin: <node>/opt/cni/bin)", proc.stdout + proc.stderr)
+            if proc.returncode != 0:
+                raise QuickstartError("the init container's script failed")
+        else:
+            print(f"({FROZEN_SHIM_DIR}, the image's frozen shim, is missing or older than "
+                  "the sources (`scripts/build-node-binary.sh --target multus-shim` builds "
+                  "it), so multusctl installs the shim instead, as on a node with Python)")
+            proc = subprocess.run(
+                [str(MULTUSCTL), "install", "--shim-only", "--layout=auto",
+                 f"--cni-bin-dir={self.bin_dir}"],
+                capture_output=True, text=True, timeout=120, check=False)
+            show("multusctl install --shim-only --layout=auto --cni-bin-dir=<node>/opt/cni/bin",
+                 proc.stdout + proc.stderr)
+            if proc.returncode != 0:
+                raise QuickstartError("multusctl install --shim-only failed")
+        show("ls -l <node>/opt/cni/bin", subprocess.run(
+            ["ls", "-l", str(self.bin_dir)], capture_output=True, text=True, check=False,
+        ).stdout)
+        proc = subprocess.run([str(target)], env={"CNI_COMMAND": "VERSION"},
+                              capture_output=True, text=True, timeout=60, check=False)
+        show("CNI_COMMAND=VERSION <node>/opt/cni/bin/multus-shim", proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise QuickstartError("the installed multus-shim does not run")
+
+    def daemon_config(self, manifest_conf: dict[str, Any]) -> dict[str, Any]:
+        """The ConfigMap's daemon-config.json, adapted to a node without a kubelet."""
+        conf = {key: self.node_path(value) if isinstance(value, str) else value
+                for key, value in manifest_conf.items()}
+        print("adapted for this node: /host/... paths -> <node>/..., /hostroot -> / "
+              "(the node namespace shares this machine's root);")
+        conf["daemonSocketDir"] = conf.get("socketDir", "/run/multus/")
+        print("  daemonSocketDir = socketDir: 00-multus.conf then tells multus-shim where the "
+              "socket is (its default is /run/multus/);")
+        conf["kubeconfig"] = str(self.container_dir / "multus.kubeconfig")
+        print("  kubeconfig: the ServiceAccount token as a kubeconfig (no pod, so no "
+              "in-cluster token mount at /var/run/secrets);")
+        conf["shutdownDelaySeconds"] = 0
+        print("  shutdownDelaySeconds 0 instead of 10: no kubelet sends requests while the "
+              "daemon shuts down here.")
+        return conf
+
+    def start_node_agent(self) -> None:
+        path = "/etc/cni/net.d/multus.d/daemon-config.json"
+        say(f"DaemonSet container kube-multus: multusctl daemon --config {path}")
+        raw = self.kubectl("get", "configmap", "multus-daemon-config", "-n", MULTUS_NAMESPACE,
+                           "-o", "jsonpath={.data.daemon-config\\.json}")
+        show("kubectl get configmap multus-daemon-config -n kube-system "
+             "-o jsonpath='{.data.daemon-config\\.json}'", raw)
+        conf = self.daemon_config(json.loads(raw))
+        self.container_dir.mkdir(parents=True, exist_ok=True)
+        config_file = self.container_dir / "daemon-config.json"
+        config_file.write_text(json.dumps(conf, indent=4) + "\n")
+        show(f"cat <kube-multus>{path}", config_file.read_text())
+        host, port = self.write_service_account()
+        proc = subprocess.run(
+            [str(MULTUSCTL), "kubeconfig", f"--host={host}", f"--port={port}",
+             f"--service-account-dir={self.sa_dir}", f"--output={conf['kubeconfig']}"],
+            capture_output=True, text=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            raise QuickstartError(f"multusctl kubeconfig failed: {proc.stderr.strip()}")
+        # the manifest's env: MULTUS_NODE_NAME from spec.nodeName
+        env = dict(os.environ, MULTUS_NODE_NAME=NODE_NAME)
+        print(f"$ MULTUS_NODE_NAME={NODE_NAME} multusctl daemon --config "
+              f"<kube-multus>{path} &   (inside the node namespace)")
+        with self.daemon_log.open("wb") as log:
+            self.daemon = subprocess.Popen(
+                self.node_exec([str(MULTUSCTL), "daemon", "--config", str(config_file)]),
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        sock = Path(conf.get("socketDir", "/run/multus/")) / "multus.sock"
+        problem = thicklab.wait_serving(self.daemon, sock, timeout=90)
+        if problem:
+            raise QuickstartError(f"multusctl daemon: {problem}:\n{self.daemon_output()}")
+        print(f"the daemon answers /healthz on <node>/run/multus/{sock.name}")
+        target = self.conf_dir / "00-multus.conf"
+        deadline = time.monotonic() + 60
+        while not target.exists():
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise QuickstartError(f"multusctl daemon wrote no 00-multus.conf:\n"
+                                      f"{self.daemon_output()}")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        self.show_conf_dir()
+
+    def daemon_output(self) -> str:
+        try:
+            return self.daemon_log.read_text(errors="replace")
+        except OSError:
+            return "(no output)"
+
+    def stop_node_agent(self) -> list[str]:
+        if self.daemon is None:
+            return []
+        proc, self.daemon = self.daemon, None
+        problems = []
+        # the manifest's terminationGracePeriodSeconds
+        if not terminate(proc, grace=30):
+            problems.append("multusctl daemon did not stop within 30 s of SIGTERM")
+        show("multusctl daemon output (stopped with SIGTERM)", self.daemon_output())
+        if proc.returncode != 0:
+            problems.append(f"multusctl daemon exited with status {proc.returncode}")
+        return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="the Multus quickstart, locally")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--prefix", default=nslab.default_prefix())
+    parser.add_argument("--thick", action="store_true",
+                        help="through the thick plugin (multus-shim + multusctl daemon)")
     args = parser.parse_args()
-    qs = Quickstart(args.workdir, args.prefix)
+    qs = (ThickQuickstart if args.thick else Quickstart)(args.workdir, args.prefix)
     status = 0
     try:
         qs.run()
@@ -349,8 +550,7 @@ def main() -> int:
         if problems:
             status = status or 1
         else:
-            print("removed: the pod and node namespaces, the entrypoint (and the 00-multus.conf "
-                  "it generated), the control plane")
+            print(f"removed: the pod and node namespaces, {qs.removed}, the control plane")
     if status == 0:
         say("Done: the quickstart ran end to end")
     return status

@@ -7,6 +7,11 @@
 # `ip a` in the pod (lo, eth0, net1) and its network-status annotation; then DEL and a
 # full clean-up.  The steps are in scripts/quickstart.py.
 #
+# --thick: the same through the thick plugin (deployments/multus-daemonset-thick-plugin.yml,
+# the guide's manifest): multus-shim in the node's bin dir, `multusctl daemon` inside the
+# node namespace with the manifest's daemon config; ADD/DEL go cnitool -> shim -> daemon.
+# `make demo-thick` runs this.
+#
 # Needs root (network namespaces, a private bind mount), Debian's containernetworking-
 # plugins, kubectl, and the binaries of tests/cluster/build.sh.  `make demo` sets all up.
 set -euo pipefail

@@ -30,7 +30,7 @@ from typing import Any
 import thinlab
 from thinlab import Pod, ThinWorld, nslab
 
-__all__ = ["SHIM", "SHIM_PREFIX", "ThickDaemon", "ThickWorld", "free_port"]
+__all__ = ["SHIM", "SHIM_PREFIX", "ThickDaemon", "ThickWorld", "free_port", "wait_serving"]
 
 BIN = Path(sys.executable).parent
 SHIM = Path(os.environ.get("MULTUS_SHIM_BIN") or BIN / "multus-shim")
@@ -57,6 +57,20 @@ def healthz(sock: Path) -> bool:
         return False
     finally:
         s.close()
+
+
+def wait_serving(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 90) -> str:
+    """Wait until the daemon ``proc`` answers ``/healthz`` on ``sock``: "" once it does,
+    else why it did not (it exited, or the time ran out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            return f"daemon exited {proc.returncode}"
+        if sock.exists() and healthz(sock):
+            return ""
+        if time.monotonic() > deadline:
+            return f"no /healthz answer on {sock} in {timeout:.0f} s"
+        time.sleep(0.1)
 
 
 @dataclass
@@ -115,14 +129,8 @@ class ThickDaemon:
              "--config", str(path)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        sock = self.socket_dir / "multus.sock"
-        deadline = time.monotonic() + 90
-        while True:
-            assert self.proc.poll() is None, f"daemon exited {self.proc.returncode}: {self.tail()}"
-            if sock.exists() and healthz(sock):
-                return
-            assert time.monotonic() < deadline, self.tail()
-            time.sleep(0.1)
+        problem = wait_serving(self.proc, self.socket_dir / "multus.sock")
+        assert not problem, f"{problem}: {self.tail()}"
 
     def stop(self) -> int:
         assert self.proc is not None
