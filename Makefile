@@ -1,12 +1,13 @@
 # The two commands of the README:
 #   make demo   set up (Debian packages, venv, cluster binaries) and run the quickstart
+#               (`make demo-thick`: the same through multus-shim + multusctl daemon)
 #   make test   set up everything (incl. the Go-built control plane) and run lint + all tests
 #   make bench  side-by-side benchmark against upstream Go Multus (root; see bench/README.md)
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := containernetworking-plugins iproute2 etcd-server openssl curl
 
-.PHONY: demo demo-delegates test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
+.PHONY: demo demo-thick demo-delegates test setup venv apt cluster-bin upstream-bin bench lint unit pytest clean
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,9 +37,13 @@ bench: apt venv cluster-bin upstream-bin
 	$(PY) bench/run.py --write-docs $(BENCH_ARGS)
 
 # The upstream quickstart guide end to end (real API server, node netns, cnitool);
+# `make demo-thick` runs it through the thick plugin (the guide's own manifest);
 # `make demo-delegates` is the shorter delegates-mode demo without Kubernetes.
 demo: apt venv cluster-bin
 	bash scripts/quickstart.sh
+
+demo-thick: apt venv cluster-bin
+	bash scripts/quickstart.sh --thick
 
 demo-delegates: apt venv
 	bash scripts/demo.sh
