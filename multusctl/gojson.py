@@ -8,6 +8,7 @@ Upstream Multus writes results and annotations with Go; users and tools compare 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,14 @@ GO_ESCAPES = {
 }
 
 
+#: Any character that Go writes other than as itself.
+_SPECIAL = re.compile(r'[\x00-\x1f"\\<>&\u2028\u2029\ud800-\udfff]')
+
+
 def go_string(text: str) -> str:
     """A JSON string as Go's encoding/json writes it (HTML-safe, UTF-8 kept)."""
+    if _SPECIAL.search(text) is None:  # the common case: every character stands for itself
+        return f'"{text}"'
     parts = ['"']
     for ch in text:
         escaped = GO_ESCAPES.get(ch)
