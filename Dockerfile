@@ -9,8 +9,9 @@
 # node executables (scripts/build-node-binary.sh), which carry their own interpreter so
 # nodes need no Python. Stage 2: the slim runtime with the venv, the frozen builds under
 # /usr/src/multus-cni/frozen/multus (multusctl install's default --frozen-dir) and
-# /usr/src/multus-cni/frozen/multus-shim (copied to the node by the thick DaemonSet's init
-# container), and the /entrypoint.sh shim for manifests written for upstream's v3 images.
+# /usr/src/multus-cni/frozen/multus-shim (its default --frozen-shim-dir, which the thick
+# DaemonSet's init container installs on nodes without python3 >= 3.11), and the
+# /entrypoint.sh shim for manifests written for upstream's v3 images.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder

@@ -81,10 +81,9 @@ def test_there_are_manifests_and_workloads() -> None:
 @pytest.mark.parametrize(("where", "container"), CONTAINERS, ids=[n for n, _ in CONTAINERS])
 def test_container_args_are_real_multusctl_options(where: str, container: dict[str, Any]) -> None:
     run = _multusctl_sub(container)
-    if run is None:
-        # a plain shell step (e.g. the thick init container's cp): no multusctl args to check
-        assert container.get("command"), f"{where}: no command; the image entrypoint is implied"
-        return
+    # every container runs a multusctl command (the thick init container's shell script is
+    # gone: it runs `multusctl install --shim-only`), so every arg is checked here
+    assert run is not None, f"{where}: runs {container.get('command')}, not multusctl <sub>"
     sub, args = run
     command = _click_command(sub)
     known = set()
@@ -174,8 +173,8 @@ def test_dockerfile_paths_agree_with_the_installer() -> None:
         assert (REPO / src).exists(), f"Dockerfile copies missing {src}"
 
 
-def test_dockerfile_ships_the_shim_the_thick_daemonset_copies() -> None:
-    """The image's frozen multus-shim tree is where the thick init container copies from."""
+def test_dockerfile_ships_the_shim_the_thick_daemonset_installs() -> None:
+    """The image's frozen multus-shim tree is the thick init container's --frozen-shim-dir."""
     text = _dockerfile()
     assert "scripts/build-node-binary.sh --target multus-shim" in text
     (image_dir,) = re.findall(r"^COPY --from=builder /out/multus-shim (\S+)$", text,
@@ -183,8 +182,8 @@ def test_dockerfile_ships_the_shim_the_thick_daemonset_copies() -> None:
     docs = _docs(REPO / "deployments" / "multus-daemonset-thick-plugin.yml")
     (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
     (init,) = ds["spec"]["template"]["spec"]["initContainers"]
-    script = init["command"][-1]
-    assert f"src={image_dir}\n" in script, script
+    assert init["command"] == ["multusctl", "install"]
+    assert f"--frozen-shim-dir={image_dir}" in init["args"], init["args"]
     assert image_dir == DEFAULT_FROZEN_SHIM_DIR  # multusctl install --with-shim's default
     assert f"{image_dir}/multus-shim -version" in text  # smoke-run in the runtime stage
 

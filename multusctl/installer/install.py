@@ -582,7 +582,8 @@ class Installer:
                 if (self.private / previous_shim).is_dir():
                     self.report.add("note", self.private / previous_shim,
                                     "kept: the shim's previous tree, removed by the next run")
-        else:  # shim-* trees may be the thick DaemonSet's (docs/thick.md): not ours to prune
+        else:  # shim-* trees (a kept previous shim tree, or one an older thick DaemonSet's
+            # init script published: docs/thick.md) go only in a run installing the shim
             prefixes = ("python-", "frozen-")
         self._prune_trees(keep, prefixes)
 

@@ -5,13 +5,16 @@ PyInstaller ``--onedir`` tree (its own interpreter, so the node needs no Python)
 is keyed on the shim's sources and reused while they are unchanged (a cold build takes
 seconds: nothing but the stdlib goes in). These tests run that build with no Python on
 ``PATH``, against no daemon, against a real ``multusctl daemon`` on a tmp unix socket, and
-through the thick DaemonSet's init-container script that copies it onto the node.
+installed onto a tmp host root by the thick DaemonSet's init container (its exact
+``multusctl install`` command from the manifest): the frozen layout on a node without
+python, the python launcher on a node whose /usr is this machine's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,15 +29,17 @@ import pytest
 import yaml
 
 import multusctl
+from multusctl.installer.install import SHIM_SOURCES, HostPaths, find_host_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "scripts" / "build-node-binary.sh"
 THICK_MANIFEST = REPO / "deployments" / "multus-daemonset-thick-plugin.yml"
-#: Where the image keeps the build (Dockerfile) and the init container copies it from.
+#: Where the image keeps the build (Dockerfile): the init container's --frozen-shim-dir.
 IMAGE_SHIM_DIR = "/usr/src/multus-cni/frozen/multus-shim"
-HOST_BIN_DIR = "/host/opt/cni/bin"
+#: Where the DaemonSet mounts the host's directories (/host/opt/cni/bin, /host/usr).
+HOST_MOUNT = "/host"
 FAKES = REPO / "tests" / "fakes" / "plugins"
 BIN = Path(sys.executable).parent
 VENV_SHIM = BIN / "multus-shim"
@@ -43,6 +48,7 @@ SUPPORTED = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 POD_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-a;K8S_POD_UID=uid-a"
 #: The stdlib-only shim is about 13 MB; grpc or OpenSSL sneaking in would pass 20 MB.
 MAX_BYTES = 20 * 1024 * 1024
+HAVE_HOST_PYTHON = find_host_python(HostPaths("/")) is not None
 
 
 @pytest.fixture(scope="module")
@@ -261,63 +267,180 @@ def test_add_del_through_a_real_daemon(
 # --------------------------------------------------------------------------- onto the node
 
 
-def _init_script() -> str:
+def _pod_spec() -> dict[str, Any]:
     docs = [d for d in yaml.safe_load_all(THICK_MANIFEST.read_text()) if isinstance(d, dict)]
     (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
-    (init,) = ds["spec"]["template"]["spec"]["initContainers"]
-    command = init["command"]
-    assert command[:2] == ["/bin/sh", "-c"], command
-    script = str(command[2])
-    assert IMAGE_SHIM_DIR in script
-    assert HOST_BIN_DIR in script
-    return script
+    return dict(ds["spec"]["template"]["spec"])
 
 
-def _install(script: str, src: Path, bin_dir: Path) -> None:
-    """Run the init container's script with the image and host paths moved under tmp."""
-    text = script.replace(IMAGE_SHIM_DIR, str(src)).replace(HOST_BIN_DIR, str(bin_dir))
-    proc = subprocess.run(["/bin/sh", "-c", text], capture_output=True, text=True,
-                          check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+def _init_container() -> dict[str, Any]:
+    (init,) = _pod_spec()["initContainers"]
+    assert init["name"] == "install-multus-shim"
+    return dict(init)
+
+
+def _init_argv(host_root: Path, image_shim_dir: Path) -> list[str]:
+    """The init container's exact command + args, with its three places moved: the host
+    mount ``/host`` to ``host_root``, the image's frozen shim to ``image_shim_dir`` and
+    ``multusctl`` (on the image's PATH) to this venv's."""
+    init = _init_container()
+    command = [str(c) for c in init["command"]]
+    assert command[0] == "multusctl", command
+    argv = [str(MULTUSCTL), *command[1:]]
+    for arg in (str(a) for a in init.get("args") or []):
+        name, sep, value = arg.partition("=")
+        assert name.startswith("--"), f"not a --flag=value arg: {arg}"
+        if value == IMAGE_SHIM_DIR:
+            value = str(image_shim_dir)
+        elif value == HOST_MOUNT or value.startswith(HOST_MOUNT + "/"):
+            value = f"{host_root}{value.removeprefix(HOST_MOUNT)}"
+        else:  # a container path this test does not map would escape the tmp dir
+            assert not value.startswith("/"), f"unmapped container path in {arg}"
+        argv.append(f"{name}{sep}{value}")
+    return argv
+
+
+def _init_mounts() -> dict[str, str]:
+    """The init container's mount paths under /host -> the host paths they show."""
+    volumes = {v["name"]: v for v in _pod_spec()["volumes"]}
+    return {m["mountPath"]: volumes[m["name"]]["hostPath"]["path"]
+            for m in _init_container()["volumeMounts"]}
+
+
+def _run_init(host_root: Path, image_shim_dir: Path) -> str:
+    proc = subprocess.run(_init_argv(host_root, image_shim_dir), capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout
 
 
 def _trees(bin_dir: Path) -> set[str]:
-    return {p.name for p in (bin_dir / "multusctl.d").iterdir()}
+    return {p.name for p in (bin_dir / "multusctl.d").iterdir() if p.is_dir()}
 
 
-def test_daemonset_init_container_installs_a_working_shim(
-    shim_dir: Path, tmp_path: Path
-) -> None:
-    script = _init_script()
-    bin_dir = tmp_path / "opt-cni-bin"
-    bin_dir.mkdir()
-    (bin_dir / "multus-shim").write_text("an older single-file shim\n")
-    key = (shim_dir / ".build-key").read_text().strip()
-    _install(script, shim_dir, bin_dir)
-    link = bin_dir / "multus-shim"
-    assert os.readlink(link) == f"multusctl.d/shim-{key}/multus-shim"
-    assert _trees(bin_dir) == {f"shim-{key}"}
+def _host_root(tmp_path: Path, usr: Path | None) -> Path:
+    """A node as the init container sees it: the host's /opt/cni/bin (empty but for an
+    older single-file shim, as upstream's Go one) and /usr (``usr``: a symlink standing in
+    for the read-only mount; None: a /usr without python)."""
+    assert set(_init_mounts().items()) == {(f"{HOST_MOUNT}/opt/cni/bin", "/opt/cni/bin"),
+                                           (f"{HOST_MOUNT}/usr", "/usr")}
+    root = tmp_path / "host"
+    bin_dir = root / "opt" / "cni" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "multus-shim").write_text("#!/bin/sh\necho an older single-file shim\n")
+    (bin_dir / "multus-shim").chmod(0o755)
+    if usr is None:
+        (root / "usr" / "bin").mkdir(parents=True)
+    else:
+        (root / "usr").symlink_to(usr)
+    return root
+
+
+def _version(link: Path) -> None:
     res = run(link, {"CNI_COMMAND": "VERSION", "PATH": "/nonexistent"})
     assert res.rc == 0, res
-    assert res.out["supportedVersions"] == SUPPORTED
-    # a second run (pod restart) keeps everything as it is
-    before = os.lstat(link).st_ino, (bin_dir / "multusctl.d" / f"shim-{key}").stat().st_ino
-    _install(script, shim_dir, bin_dir)
-    assert os.readlink(link) == f"multusctl.d/shim-{key}/multus-shim"
-    assert (bin_dir / "multusctl.d" / f"shim-{key}").stat().st_ino == before[1]
-    # upgrades: the previous tree stays (shims started before the switch may still use
-    # it), the one before that goes
-    previous = f"shim-{key}"
+    assert res.out == {"cniVersion": "1.1.0", "supportedVersions": SUPPORTED}
+
+
+def test_daemonset_init_container_on_a_node_without_python_installs_the_frozen_shim(
+    shim_dir: Path, tmp_path: Path
+) -> None:
+    root = _host_root(tmp_path, usr=None)
+    bin_dir = root / "opt" / "cni" / "bin"
+    link = bin_dir / "multus-shim"
+    out = _run_init(root, shim_dir)
+    assert f"note: {link} (frozen layout, self-contained)" in out, out
+    target = os.readlink(link)
+    assert re.fullmatch(r"multusctl\.d/shim-[0-9a-f]{16}/multus-shim", target), target
+    first = target.split("/")[1]
+    assert _trees(bin_dir) == {first}
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["multus-shim", "multusctl.d"]
+    _version(link)
+    res = run(link, cni_env("DEL"), shim_conf(tmp_path))
+    assert (res.rc, res.stdout) == (0, ""), res  # no daemon, nothing cached: DEL succeeds
+    record = json.loads((bin_dir / "multusctl.d" / "install.json").read_text())
+    # recorded as the host sees it, not as the container does
+    assert record["files"]["/opt/cni/bin/multus-shim"] == f"symlink:{target}"
+    assert record["layout"] == "frozen"
+
+    # a pod restart with the same image changes nothing
+    tree_ino = (bin_dir / "multusctl.d" / first).stat().st_ino
+    link_ino = os.lstat(link).st_ino
+    assert _run_init(root, shim_dir).rstrip().endswith("install: nothing to do, already "
+                                                       "installed")
+    assert (os.lstat(link).st_ino, (bin_dir / "multusctl.d" / first).stat().st_ino) == (
+        link_ino, tree_ino)
+
+    # upgrades: the previous tree stays (shims started before the switch may still load
+    # modules from it), the one before that goes
+    previous = first
     for n in (1, 2):
-        src = tmp_path / f"image-{n}"
-        shutil.copytree(shim_dir, src, symlinks=True)
-        (src / ".build-key").write_text(f"upgrade{n}\n")
-        _install(script, src, bin_dir)
-        assert os.readlink(link) == f"multusctl.d/shim-upgrade{n}/multus-shim"
-        assert _trees(bin_dir) == {previous, f"shim-upgrade{n}"}
-        previous = f"shim-upgrade{n}"
-        res = run(link, {"CNI_COMMAND": "VERSION", "PATH": "/nonexistent"})
-        assert res.rc == 0, res
+        image = tmp_path / f"image-{n}"
+        shutil.copytree(shim_dir, image, symlinks=True)
+        (image / "_internal" / "upgrade-marker").write_text(f"image {n}\n")
+        out = _run_init(root, image)
+        current = os.readlink(link).split("/")[1]
+        assert current not in (first, previous)
+        assert f"note: {bin_dir / 'multusctl.d' / previous} (kept: " in out, out
+        assert _trees(bin_dir) == {previous, current}
+        assert (bin_dir / "multusctl.d" / current / "_internal" / "upgrade-marker").exists()
+        _version(link)
+        previous = current
+
+
+def test_daemonset_init_container_replaces_the_old_init_scripts_install(
+    shim_dir: Path, tmp_path: Path
+) -> None:
+    """A node upgraded from the manifest whose init container was a shell script: that
+    script's ``multusctl.d/shim-<build key>/`` is the shim's previous tree (kept one run,
+    though install.json does not know it), then goes."""
+    root = _host_root(tmp_path, usr=None)
+    bin_dir = root / "opt" / "cni" / "bin"
+    link = bin_dir / "multus-shim"
+    key = (shim_dir / ".build-key").read_text().strip()
+    old = bin_dir / "multusctl.d" / f"shim-{key}"
+    shutil.copytree(shim_dir, old, symlinks=True)
+    link.unlink()
+    link.symlink_to(f"multusctl.d/shim-{key}/multus-shim")
+    out = _run_init(root, shim_dir)
+    current = os.readlink(link).split("/")[1]
+    assert current != old.name
+    assert f"note: {old} (kept: " in out, out
+    assert _trees(bin_dir) == {old.name, current}
+    _version(link)
+    out = _run_init(root, shim_dir)
+    assert f"removed {old} (previous version)" in out, out
+    assert _trees(bin_dir) == {current}
+
+
+@pytest.mark.skipif(not HAVE_HOST_PYTHON, reason="this machine has no python3 >= 3.11 with "
+                    "ssl and ctypes in /usr/bin (the frozen case above still runs)")
+def test_daemonset_init_container_on_a_node_with_python_installs_the_launcher(
+    shim_dir: Path, tmp_path: Path
+) -> None:
+    """The host's /usr is this machine's: ``--layout=auto`` finds its python3 on disk
+    through the mount and writes the launcher, the faster shim (docs/node-install.md)."""
+    root = _host_root(tmp_path, usr=Path("/usr"))
+    bin_dir = root / "opt" / "cni" / "bin"
+    link = bin_dir / "multus-shim"
+    out = _run_init(root, shim_dir)
+    assert f"note: {link} (python layout, host interpreter /usr/bin/python3 " in out, out
+    assert not link.is_symlink()
+    assert link.read_text().startswith("#!/usr/bin/python3 -IS\n")
+    (tree,) = _trees(bin_dir)
+    assert tree.startswith("python-")
+    files = {str(p.relative_to(bin_dir / "multusctl.d" / tree))
+             for p in (bin_dir / "multusctl.d" / tree).rglob("*.py")}
+    assert files == set(SHIM_SOURCES)  # the shim's own imports, not the whole package
+    _version(link)  # run by the host's (this machine's) python3
+    res = run(link, cni_env("DEL"), shim_conf(tmp_path))
+    assert (res.rc, res.stdout) == (0, ""), res
+    record = json.loads((bin_dir / "multusctl.d" / "install.json").read_text())
+    assert record["layout"] == "python"
+    assert "/opt/cni/bin/multus-shim" in record["files"]
+    assert _run_init(root, shim_dir).rstrip().endswith("install: nothing to do, already "
+                                                       "installed")
 
 
 def test_multusctl_install_shim_only_publishes_and_links_the_build(

@@ -353,8 +353,8 @@ def test_frozen_layout_with_shim_links_a_published_copy_of_the_shim_build(host: 
 
 def test_shim_upgrade_keeps_the_previous_tree_until_the_next_run(host: Host) -> None:
     """A shim started before the switch may still wait (60 s) for the daemon, loading
-    modules from its tree: the tree it ran from stays for one run (as the thick
-    DaemonSet's init container does)."""
+    modules from its tree: the tree it ran from stays for one run (the thick DaemonSet's
+    init container runs this command and relies on it)."""
     host.run("--layout=frozen", "--shim-only")
     old = os.readlink(host.bin / "multus-shim").split("/")[1]
     host.set_frozen_shim("frozen-shim-v2")
@@ -381,7 +381,7 @@ def test_shim_upgrade_keeps_the_previous_tree_until_the_next_run(host: Host) -> 
 def test_thin_install_leaves_the_shim_and_foreign_shim_trees_alone(host: Host) -> None:
     host.run("--layout=frozen", "--with-shim", "--skip-config")
     shim_target = os.readlink(host.bin / "multus-shim")
-    # a tree of the thick DaemonSet's init container (multusctl.d/shim-<build key>/)
+    # a tree the thick DaemonSet's former init script published (shim-<build key>/)
     foreign = host.bin / "multusctl.d" / "shim-0123456789abcdef"
     foreign.mkdir()
     (host.frozen / "multus").write_text("#!/bin/sh\necho frozen-v2\n")

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from multusctl.daemon import config as daemon_config
+from multusctl.installer.install import DEFAULT_FROZEN_SHIM_DIR
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deployments"
 THICK = DEPLOY / "multus-daemonset-thick-plugin.yml"
@@ -57,5 +58,41 @@ def test_daemon_config_and_daemonset() -> None:
     assert conf.socket_dir.startswith(mounts["host-run"])
     limits = container["resources"]["limits"]
     assert limits["memory"].endswith("Mi")
-    init = spec["initContainers"][0]
-    assert "multus-shim" in " ".join(init["command"])
+    (init,) = spec["initContainers"]
+    assert init["name"] == "install-multus-shim"
+
+
+def _init_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(init container, volumes by name) of a manifest's DaemonSet."""
+    spec = _kind(_docs(path), "DaemonSet")["spec"]["template"]["spec"]
+    (init,) = spec["initContainers"]
+    return init, {v["name"]: v for v in spec["volumes"]}
+
+
+def test_init_container_installs_the_shim_as_the_thin_one_installs_the_plugin() -> None:
+    """`multusctl install --shim-only` with the thin init container's layout choice, host
+    root and bin dir: the python launcher where the host has python3 >= 3.11 (the shim
+    starts on every CNI call), else the image's frozen shim."""
+    thick, thick_volumes = _init_spec(THICK)
+    thin, thin_volumes = _init_spec(THIN)
+    assert thick["command"] == thin["command"] == ["multusctl", "install"]
+    assert thick["args"] == [
+        "--shim-only",
+        "--layout=auto",
+        "--host-root=/host",
+        "--cni-bin-dir=/host/opt/cni/bin",
+        f"--frozen-shim-dir={DEFAULT_FROZEN_SHIM_DIR}",
+    ]
+    shared = ("--layout=", "--host-root=", "--cni-bin-dir=")
+    assert [a for a in thick["args"] if a.startswith(shared)] == [
+        a for a in thin["args"] if a.startswith(shared)]
+    # the same mounts: the host's bin dir (read-write) and its /usr (read-only, only to
+    # look for python3), from the same host paths
+    assert thick["volumeMounts"] == thin["volumeMounts"]
+    for mount in thick["volumeMounts"]:
+        name = mount["name"]
+        assert thick_volumes[name] == thin_volumes[name], name
+    mounts = {m["mountPath"]: m for m in thick["volumeMounts"]}
+    assert mounts["/host/usr"]["readOnly"] is True
+    assert thick_volumes["host-usr"]["hostPath"]["path"] == "/usr"
+    assert thick["securityContext"] == thin["securityContext"]
