@@ -21,13 +21,18 @@ their default paths) is a bind mount visible only to the plugin processes. So th
 YAML runs unchanged and nothing outside the temp root is written.
 
 With ``--thick`` the same flow runs through the thick plugin, as the guide installs it
-(``deployments/multus-daemonset-thick-plugin.yml``): the DaemonSet's init container puts
-``multus-shim`` into the node's /opt/cni/bin, ``multusctl daemon`` runs inside the node
-namespace with the manifest's ``daemon-config.json`` (its /host paths moved to the temp
-root) and writes ``00-multus.conf`` for the shim, and the runtime's ADD/DEL go
-cnitool → multus-shim → daemon.
+(``deployments/multus-daemonset-thick-plugin.yml``): the DaemonSet's init container's own
+``multusctl install --shim-only`` command (from the applied DaemonSet, its /host paths
+moved to the temp root, whose /usr is this machine's) puts ``multus-shim`` into the node's
+/opt/cni/bin, ``multusctl daemon`` runs inside the node namespace with the manifest's
+``daemon-config.json`` (its /host paths moved likewise) and writes ``00-multus.conf`` for
+the shim, and the runtime's ADD/DEL go cnitool → multus-shim → daemon. This machine has
+python3 >= 3.11, so the shim is the python launcher; ``--node-without-python`` gives the
+node an empty /usr instead, and the init container installs the image's frozen shim (built
+by scripts/build-node-binary.sh when not current).
 
-    python scripts/quickstart.py --workdir DIR [--prefix mct-qs-123-] [--thick]
+    python scripts/quickstart.py --workdir DIR [--prefix mct-qs-123-]
+                                 [--thick [--node-without-python]]
 
 Run it through scripts/quickstart.sh (root, traps, set-up checks).
 """
@@ -55,6 +60,8 @@ import netns as nslab  # noqa: E402
 import seeds  # noqa: E402
 import thicklab  # noqa: E402
 from thinlab import ApiForwarder  # noqa: E402
+
+from multusctl.installer.install import HostPaths, find_host_python  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MULTUSCTL = BIN / "multusctl"
@@ -383,8 +390,10 @@ class ThickQuickstart(Quickstart):
     removed = ("the daemon (its 00-multus.conf stays, cleanupConfigOnExit being false, and "
                "goes with the temp root)")
 
-    def __init__(self, workdir: Path, prefix: str) -> None:
+    def __init__(self, workdir: Path, prefix: str, *, node_python: bool = True) -> None:
         super().__init__(workdir, prefix)
+        #: False: the node's /usr has no python3, so the frozen shim is installed.
+        self.node_python = node_python
         #: The kube-multus container's own files: its ConfigMap mount and credentials.
         self.container_dir = workdir / "kube-multus"
         self.daemon_log = workdir / "multus-daemon.log"
@@ -396,6 +405,8 @@ class ThickQuickstart(Quickstart):
         if path == HOSTROOT_MOUNT:
             # the whole host root: this machine's / (the node namespace shares it)
             return "/"
+        if path == HOST_MOUNT:
+            return str(self.host)
         if path.startswith(HOST_MOUNT + "/"):
             return f"{self.host}{path.removeprefix(HOST_MOUNT)}"
         return path
@@ -406,38 +417,79 @@ class ThickQuickstart(Quickstart):
         pod_spec: dict[str, Any] = json.loads(out)["spec"]["template"]["spec"]
         return pod_spec
 
+    def init_mounts(self, pod_spec: dict[str, Any], init: dict[str, Any]) -> None:
+        """The init container's /host mounts, on this node: the node's own directories
+        (/opt/cni/bin) are in the temp root already; a read-only mount of one of this
+        machine's (/usr: the node namespace shares this machine's root) is a symlink to it,
+        or, for a node without python, an empty stand-in."""
+        volumes = {v["name"]: v for v in pod_spec["volumes"]}
+        for mount in init["volumeMounts"]:
+            path = str(mount["mountPath"])
+            host_path = str(volumes[mount["name"]]["hostPath"]["path"]).rstrip("/")
+            if path != f"{HOST_MOUNT}{host_path}":
+                raise QuickstartError(f"init container mount {path} is not {HOST_MOUNT} + "
+                                      f"its host path {host_path}")
+            local = Path(self.node_path(path))
+            if local.is_dir():
+                continue  # a node directory the temp root already has
+            if not mount.get("readOnly"):
+                raise QuickstartError(f"init container mount {path}: read-write, and not one "
+                                      "of the node's directories in the temp root")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            if self.node_python or host_path != "/usr":
+                local.symlink_to(host_path)
+                print(f"<node>{host_path} -> {host_path} (this machine's, read-only in the "
+                      "container)")
+            else:
+                (local / "bin").mkdir(parents=True)
+                print(f"<node>{host_path}: an empty bin/ (--node-without-python: a node OS "
+                      "without python3)")
+
+    def frozen_shim(self) -> Path:
+        """The image's frozen shim (scripts/build-node-binary.sh, reused while current)."""
+        proc = subprocess.run(
+            ["bash", str(REPO / "scripts" / "build-node-binary.sh"), "--target", "multus-shim",
+             "--out", str(FROZEN_OUT)], capture_output=True, text=True, timeout=900,
+            check=False)
+        if proc.returncode != 0:
+            raise QuickstartError("scripts/build-node-binary.sh --target multus-shim failed:\n"
+                                  + proc.stderr[-3000:])
+        lines = proc.stdout.strip().splitlines()
+        built = Path(lines[-1]).parent if lines else FROZEN_SHIM_DIR
+        print(f"the image's {IMAGE_SHIM_DIR}: {built} "
+              "(scripts/build-node-binary.sh --target multus-shim, up to date)")
+        return built
+
     def install_plugin(self) -> None:
         say("DaemonSet init container install-multus-shim: multus-shim into /opt/cni/bin")
+        pod_spec = self.kube_multus_ds()
+        (init,) = pod_spec["initContainers"]
+        command = [str(c) for c in init["command"]]
+        args = [str(a) for a in init.get("args") or []]
+        if command[0] != "multusctl":
+            raise QuickstartError(f"the init container runs {command}, not multusctl")
+        self.init_mounts(pod_spec, init)
+        # the installer reads the image's frozen shim only when the node has no python3
+        # >= 3.11: make sure it is current then, as the image's would be
+        has_python = find_host_python(HostPaths(str(self.host))) is not None
+        image_shim = FROZEN_SHIM_DIR if has_python else self.frozen_shim()
+        argv = [str(MULTUSCTL), *command[1:]]
+        for arg in args:
+            name, sep, value = arg.partition("=")
+            if value == IMAGE_SHIM_DIR:
+                value = str(image_shim)
+            elif value == HOST_MOUNT or value.startswith(HOST_MOUNT + "/"):
+                value = self.node_path(value)
+            elif value.startswith("/"):
+                raise QuickstartError(f"init container arg {arg}: a container path this "
+                                      "quickstart does not map")
+            argv.append(f"{name}{sep}{value}")
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        show(" ".join([*command, *args]) + f"   ({HOST_MOUNT}: <node>, the image's "
+             f"{IMAGE_SHIM_DIR}: {image_shim})", proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise QuickstartError("the init container's multusctl install failed")
         target = self.bin_dir / "multus-shim"
-        key_file = FROZEN_SHIM_DIR / ".build-key"
-        key = subprocess.run(
-            ["bash", str(REPO / "scripts" / "build-node-binary.sh"), "--target", "multus-shim",
-             "--print-key"], capture_output=True, text=True, timeout=60, check=False,
-        ).stdout.strip()
-        if key and key_file.exists() and key_file.read_text().strip() == key:
-            (init,) = self.kube_multus_ds()["initContainers"]
-            script = str(init["command"][-1])
-            script = script.replace(IMAGE_SHIM_DIR, str(FROZEN_SHIM_DIR))
-            script = script.replace(f"{HOST_MOUNT}/opt/cni/bin", self.node_path(
-                f"{HOST_MOUNT}/opt/cni/bin"))
-            proc = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True,
-                                  timeout=120, check=False)
-            show(f"sh -c <the init container's script> (image dir: {FROZEN_SHIM_DIR}; "
-                 "/host/opt/cni/bin: <node>/opt/cni/bin)", proc.stdout + proc.stderr)
-            if proc.returncode != 0:
-                raise QuickstartError("the init container's script failed")
-        else:
-            print(f"({FROZEN_SHIM_DIR}, the image's frozen shim, is missing or older than "
-                  "the sources (`scripts/build-node-binary.sh --target multus-shim` builds "
-                  "it), so multusctl installs the shim instead, as on a node with Python)")
-            proc = subprocess.run(
-                [str(MULTUSCTL), "install", "--shim-only", "--layout=auto",
-                 f"--cni-bin-dir={self.bin_dir}"],
-                capture_output=True, text=True, timeout=120, check=False)
-            show("multusctl install --shim-only --layout=auto --cni-bin-dir=<node>/opt/cni/bin",
-                 proc.stdout + proc.stderr)
-            if proc.returncode != 0:
-                raise QuickstartError("multusctl install --shim-only failed")
         show("ls -l <node>/opt/cni/bin", subprocess.run(
             ["ls", "-l", str(self.bin_dir)], capture_output=True, text=True, check=False,
         ).stdout)
@@ -532,8 +584,14 @@ def main() -> int:
     parser.add_argument("--prefix", default=nslab.default_prefix())
     parser.add_argument("--thick", action="store_true",
                         help="through the thick plugin (multus-shim + multusctl daemon)")
+    parser.add_argument("--node-without-python", action="store_true",
+                        help="with --thick: the node's /usr has no python3, so the init "
+                        "container installs the frozen multus-shim (built if not current)")
     args = parser.parse_args()
-    qs = (ThickQuickstart if args.thick else Quickstart)(args.workdir, args.prefix)
+    if args.node_without_python and not args.thick:
+        parser.error("--node-without-python goes with --thick")
+    qs = (ThickQuickstart(args.workdir, args.prefix, node_python=not args.node_without_python)
+          if args.thick else Quickstart(args.workdir, args.prefix))
     status = 0
     try:
         qs.run()

@@ -8,9 +8,11 @@
 # full clean-up.  The steps are in scripts/quickstart.py.
 #
 # --thick: the same through the thick plugin (deployments/multus-daemonset-thick-plugin.yml,
-# the guide's manifest): multus-shim in the node's bin dir, `multusctl daemon` inside the
-# node namespace with the manifest's daemon config; ADD/DEL go cnitool -> shim -> daemon.
-# `make demo-thick` runs this.
+# the guide's manifest): the init container's `multusctl install --shim-only` puts
+# multus-shim in the node's bin dir, `multusctl daemon` runs inside the node namespace with
+# the manifest's daemon config; ADD/DEL go cnitool -> shim -> daemon.  `make demo-thick`
+# runs this.  --thick --node-without-python: the node's /usr has no python3, so the shim
+# is the image's frozen build (scripts/build-node-binary.sh builds it if not current).
 #
 # Needs root (network namespaces, a private bind mount), Debian's containernetworking-
 # plugins, kubectl, and the binaries of tests/cluster/build.sh.  `make demo` sets all up.

@@ -91,19 +91,19 @@ def _network_status(out: str) -> list[dict[str, Any]]:
     return status
 
 
-@pytest.mark.parametrize("mode", ["thin", "thick", "thick-installed-shim"])
-def test_quickstart_runs_end_to_end_and_leaves_nothing(mode: str, tmp_path: Path) -> None:
-    """``thick`` installs the frozen shim with the init container's script when
-    build/node holds a current build, else with ``multusctl install --shim-only``;
-    ``thick-installed-shim`` always the latter (no build where MULTUSCTL_FROZEN_OUT
-    points)."""
+@pytest.mark.parametrize("mode", ["thin", "thick", "thick-frozen-shim"])
+def test_quickstart_runs_end_to_end_and_leaves_nothing(mode: str) -> None:
+    """Both thick modes run the thick init container's ``multusctl install --shim-only``
+    from the applied DaemonSet: ``thick`` on a node whose /usr is this machine's (the
+    python launcher), ``thick-frozen-shim`` (``--node-without-python``) on one without
+    python3 (the frozen build, which the quickstart builds when not current)."""
     if os.geteuid() != 0:
         pytest.fail("scripts/quickstart.sh needs root (network namespaces)", pytrace=False)
     thick = mode.startswith("thick")
     argv = ["bash", str(SCRIPT)] + (["--thick"] if thick else [])
+    if mode == "thick-frozen-shim":
+        argv.append("--node-without-python")
     env = dict(os.environ)
-    if mode == "thick-installed-shim":
-        env["MULTUSCTL_FROZEN_OUT"] = str(tmp_path / "no-build")
     netns_before = _netns()
     paths_before = _snapshot(GLOBAL_PATHS)
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -147,11 +147,21 @@ def test_quickstart_runs_end_to_end_and_leaves_nothing(mode: str, tmp_path: Path
         assert conf["type"] == "multus"
         assert "multusctl entrypoint output" in out
     else:
-        installed = "\n$ multusctl install --shim-only --layout=auto " in out
-        frozen = re.search(r"^multus-shim -> multusctl\.d/shim-[0-9a-f]+$", out, re.M)
-        assert installed != bool(frozen), out
-        if mode == "thick-installed-shim":
-            assert installed
+        install = _section(out, "\n$ multusctl install --shim-only --layout=auto "
+                           "--host-root=/host --cni-bin-dir=/host/opt/cni/bin "
+                           "--frozen-shim-dir=/usr/src/multus-cni/frozen/multus-shim ",
+                           "\n$ ls -l <node>/opt/cni/bin\n")
+        shim = r"/node-root/opt/cni/bin/multus-shim"
+        if mode == "thick-frozen-shim":
+            assert re.search(rf"^note: \S+{shim} \(frozen layout, self-contained\)$",
+                             install, re.M), install
+            assert re.search(rf"^wrote \S+{shim} \(-> multusctl\.d/shim-[0-9a-f]{{16}}/"
+                             r"multus-shim\)$", install, re.M), install
+        else:
+            assert re.search(rf"^note: \S+{shim} \(python layout, host interpreter "
+                             r"/usr/bin/python3 3\.\d+\)$", install, re.M), install
+            assert re.search(rf"^wrote \S+{shim} \(launcher\)$", install, re.M), install
+        assert install.rstrip().endswith("\ninstall: 2 changed"), install  # tree, switch
         assert "\n$ CNI_COMMAND=VERSION <node>/opt/cni/bin/multus-shim\n" in out
         assert conf["type"] == "multus-shim"
         assert conf["daemonSocketDir"].endswith("/node-root/run/multus/")
