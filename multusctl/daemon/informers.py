@@ -29,6 +29,8 @@ POD_WAIT_SECONDS = 0.5
 #: Cache sync wait at start-up (THK-04: 20 s, failure only logged).
 SYNC_TIMEOUT = 20.0
 EVENT_QUEUE_SIZE = 1000
+#: Connect timeout when API connections are opened ahead of use at start-up.
+PRIME_TIMEOUT = 2.0
 
 _POD_ANNOTATION_PREFIXES = ("k8s.v1.cni.cncf.io/", "v1.multus-cni.io/")
 _POD_ANNOTATION_KEYS = frozenset({"kubernetes.io/config.source"})
@@ -180,6 +182,21 @@ class ApiPool:
             else:
                 client.close()
 
+    def prime(self, count: int, timeout: float) -> int:
+        """Open up to ``count`` idle connections ahead of use; how many opened (best effort:
+        a failure only means the first requests connect, as without priming)."""
+        opened = 0
+        for _ in range(min(count, self._size - self._idle.qsize())):
+            client = self._factory()
+            try:
+                client.connect(timeout)
+            except KubeError:
+                client.close()
+                break
+            self._idle.put(client)
+            opened += 1
+        return opened
+
     def close(self) -> None:
         with contextlib.suppress(queue.Empty):
             while True:
@@ -267,6 +284,11 @@ class WarmKube:
             if not reflector.synced.wait(timeout):
                 late.append(name)
         return late
+
+    def prime(self, timeout: float = PRIME_TIMEOUT) -> int:
+        """Open the API connections the first ADD uses (its status PATCH and the event
+        thread's POST), so that it does not pay for two TLS handshakes."""
+        return self.pool.prime(2 if self.events is not None else 1, timeout)
 
     def close(self) -> None:
         self.pod_reflector.close()

@@ -250,6 +250,16 @@ class Client:
             self._conn.close()
             self._conn = None
 
+    def connect(self, timeout: float | None = None) -> None:
+        """Open the keep-alive connection now (TCP, and TLS for https) without a request,
+        so that the first request does not pay for it; raises ``KubeUnavailable``."""
+        conn = self._connection(timeout or self.timeout)
+        try:
+            conn.connect()
+        except OSError as exc:
+            self.close()
+            raise KubeUnavailable(f"connect {self.creds.server}: {exc}") from None
+
     def request(
         self,
         method: str,
